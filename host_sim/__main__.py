@@ -1,0 +1,74 @@
+"""Command line: python -m host_sim {replay,calibrate} ... (see --help)."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import calibration as fw_cal
+
+from .frontend import BoardError, load_board
+from .waveforms import RecordingError, load_recording
+
+
+def _fail(msg: str) -> int:
+    print(f"error: {msg}", file=sys.stderr)
+    return 2
+
+
+def cmd_replay(a: argparse.Namespace) -> int:
+    from .replay import replay, resolve_board
+
+    rec = load_recording(a.recording)
+    board, cal = resolve_board(a.board, a.calibration)
+    r = replay(rec, board, cal)
+    if a.json:
+        print(json.dumps(r.as_json()))
+        return 0
+    err = "n/a" if r.error_pct is None else f"{r.error_pct:+.3f} %"
+    print(f"replay {a.recording}  ({r.seconds:.3f} s, board {board.name})")
+    print(f"  import      {r.import_wh:12.4f} Wh     export {r.export_wh:.4f} Wh")
+    print(f"  true energy {r.true_wh:12.4f} Wh     error  {err}")
+    print(f"  voltage     {r.vrms_v:10.2f} V      current {r.irms_a:.3f} A")
+    print(f"  power       {r.power_w:10.1f} W      PF {r.pf:.3f}   frequency {r.frequency_hz:.3f} Hz")
+    print(f"  ticks {r.ticks}, missed intervals {r.missed_intervals}, chip resets {r.chip_resets}")
+    return 0
+
+
+def cmd_calibrate(a: argparse.Namespace) -> int:
+    from .calibrate import calibrate
+
+    board = load_board(a.board)
+    res = calibrate(board)
+    Path(a.out).write_text(res.calibration.to_json())
+    for s in res.steps:
+        print(f"  {s.name:7s} {s.condition:32s} error {s.measured:+8.3f} %  -> {s.result}")
+    print(f"wrote {a.out}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m host_sim", description="Prepaid meter simulator.")
+    sub = p.add_subparsers(dest="cmd", required=True)
+    r = sub.add_parser("replay", help="replay a COMTRADE or CSV recording through the firmware")
+    r.add_argument("recording", help="COMTRADE .cfg (with its .dat) or CSV t_s,voltage_v,current_a")
+    r.add_argument("--board", help="board JSON (default: host_sim/boards/default.json)")
+    r.add_argument("--calibration", help="calibration JSON (default: the board's shipped one)")
+    r.add_argument("--json", action="store_true", help="print one JSON object")
+    r.set_defaults(fn=cmd_replay)
+    c = sub.add_parser("calibrate", help="run the datasheet calibration on a simulated board")
+    c.add_argument("--board", required=True, help="board JSON")
+    c.add_argument("--out", required=True, help="calibration JSON to write")
+    c.set_defaults(fn=cmd_calibrate)
+    a = p.parse_args(argv)
+    try:
+        return a.fn(a)
+    except (RecordingError, BoardError, fw_cal.CalibrationError) as e:
+        return _fail(str(e))
+    except ValueError as e:  # CalibrationRefused and friends: one line, no traceback
+        return _fail(str(e))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

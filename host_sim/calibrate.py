@@ -1,0 +1,214 @@
+"""The datasheet calibration procedure, run against a reference source.
+
+`Bench` is the seam: `SimBench` applies an ideal reference source to a
+simulated board; a real bench implements the same three methods with a
+programmable source and the firmware driver on the meter (see README,
+"Calibrating a real board"). The procedure itself only talks to the chip
+through the firmware's own ADE7753 driver, in line-cycle mode.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+import ade7753 as regs  # firmware driver
+import calibration as fw_cal
+from metrology import METER_MODE
+
+from .frontend import Board
+from .simboard import SimBoard
+
+
+class CalibrationRefused(ValueError):
+    """The board cannot be corrected within the chip's register ranges."""
+
+
+class Bench(Protocol):
+    chip: regs.ADE7753
+
+    def set_source(self, v_rms: float, i_rms: float, phi_deg: float, freq_hz: float) -> None:
+        """Reference source: fundamental rms values; current lags by phi_deg."""
+
+    def advance(self, seconds: float) -> None:
+        """Let the source run for this long."""
+
+
+class SimBench:
+    """An ideal reference source wired to a simulated board."""
+
+    def __init__(self, board: Board, fs_hz: float = 8000.0) -> None:
+        self.sim = SimBoard(board)
+        self.chip = regs.ADE7753(self.sim.model.spi, self.sim.model.cs, int(board.clkin_hz))
+        self.fs_hz = fs_hz
+        self._n = 0
+        self._src = (0.0, 0.0, 0.0, board.fn_hz)
+
+    def set_source(self, v_rms: float, i_rms: float, phi_deg: float, freq_hz: float) -> None:
+        self._src = (v_rms, i_rms, phi_deg, freq_hz)
+
+    def advance(self, seconds: float) -> None:
+        v_rms, i_rms, phi_deg, f = self._src
+        n = int(round(seconds * self.fs_hz))
+        t = (self._n + np.arange(n)) / self.fs_hz  # continuous phase across calls
+        self._n += n
+        w = 2 * math.pi * f * t
+        v = math.sqrt(2) * v_rms * np.sin(w)
+        i = math.sqrt(2) * i_rms * np.sin(w - math.radians(phi_deg))
+        self.sim.feed(v, i, self.fs_hz)
+
+
+@dataclass
+class Step:
+    name: str
+    condition: str
+    measured: float
+    result: str
+
+
+@dataclass
+class CalibrationResult:
+    calibration: fw_cal.Calibration
+    steps: list[Step] = field(default_factory=list)
+
+
+def _line_cycle_lsb(bench: Bench, halfcycles: int, freq_hz: float) -> int:
+    """LAENERGY over one complete accumulation of `halfcycles` half cycles."""
+    chip = bench.chip
+    chip.write(regs.LINECYC, halfcycles)
+    chip.write(regs.MODE, METER_MODE | regs.MODE_CYCMODE)
+    chip.read_raw(regs.RSTSTATUS)
+    step = 1.0 / freq_hz / 2  # poll every half cycle
+    ends = 0
+    limit = int(3 * halfcycles + 20)
+    for _ in range(limit):
+        bench.advance(step)
+        if chip.read_raw(regs.STATUS) & regs.ST_CYCEND:
+            chip.read_raw(regs.RSTSTATUS)
+            ends += 1
+            if ends == 2:  # the first accumulation may have started mid-way
+                value = chip.read(regs.LAENERGY)
+                chip.write(regs.MODE, METER_MODE)
+                return value
+    raise CalibrationRefused("no CYCEND: the voltage channel shows no zero crossings")
+
+
+def _rms(bench: Bench, freq_hz: float, reads: int = 10) -> tuple[float, float]:
+    """Mean (VRMS, IRMS) over `reads` readings a cycle apart."""
+    bench.advance(0.2)
+    v = i = 0.0
+    for _ in range(reads):
+        bench.advance(1.0 / freq_hz)
+        v += bench.chip.read_raw(regs.VRMS)
+        i += bench.chip.read_raw(regs.IRMS)
+    return v / reads, i / reads
+
+
+def _configure(bench: Bench, values: dict) -> None:
+    chip = bench.chip
+    chip.software_reset()
+    chip.identify()
+    for reg, key in ((regs.GAIN, "gain"), (regs.CH1OS, "ch1os"), (regs.CH2OS, "ch2os"),
+                     (regs.WGAIN, "wgain"), (regs.APOS, "apos"), (regs.PHCAL, "phcal"),
+                     (regs.WDIV, "wdiv"), (regs.CFNUM, "cfnum"), (regs.CFDEN, "cfden"),
+                     (regs.VRMSOS, "vrmsos"), (regs.IRMSOS, "irmsos")):
+        chip.write(reg, values[key])
+    chip.write(regs.MODE, METER_MODE)
+
+
+def design_cfden(ideal_bench: Bench, board: Board, halfcycles: int) -> tuple[int, float]:
+    """CFDEN for the design (same for every board): from the error-free twin."""
+    values = _start_values(board, cfden=0x3F)
+    _configure(ideal_bench, values)
+    ideal_bench.set_source(board.un_v, board.ib_a, 0.0, board.fn_hz)
+    lsb = _line_cycle_lsb(ideal_bench, halfcycles, board.fn_hz)
+    rate = lsb / (halfcycles / 2 / board.fn_hz)  # DFC at Ib, LSB/s
+    cf_expected = board.meter_constant_imp_per_kwh * board.un_v * board.ib_a / 3.6e6
+    return int(round(rate / cf_expected)) - 1, rate
+
+
+def _start_values(board: Board, cfden: int) -> dict:
+    return {"clkin_hz": int(board.clkin_hz), "gain": board.gain_code(), "ch1os": 0, "ch2os": 0,
+            "wgain": 0, "apos": 0, "phcal": 0x0D, "wdiv": 0, "cfnum": 0, "cfden": cfden,
+            "vrmsos": 0, "irmsos": 0, "imp_per_kwh": board.meter_constant_imp_per_kwh,
+            "vrms_lsb_ref": 1, "v_ref_mv": int(round(board.un_v * 1000)),
+            "irms_lsb_ref": 1, "i_ref_ma": int(round(board.ib_a * 1000))}
+
+
+def calibrate(board: Board, bench: Bench | None = None, *, halfcycles: int = 200,
+              offset_halfcycles: int = 2000) -> CalibrationResult:
+    """Run gain, offset, phase and rms-offset calibration; return the record."""
+    bench = bench or SimBench(board)
+    steps: list[Step] = []
+    fn, un, ib = board.fn_hz, board.un_v, board.ib_a
+    cfden, dfc = design_cfden(SimBench(board.ideal()), board, halfcycles)
+    if not 0 <= cfden <= 4095:
+        raise CalibrationRefused(f"CFDEN {cfden} outside 0..4095: meter constant does not suit this front end")
+    steps.append(Step("design", f"ideal board, Ib PF 1: DFC {dfc:.1f} Hz", dfc, f"CFDEN = {cfden}"))
+    values = _start_values(board, cfden)
+    _configure(bench, values)
+    wh_per_lsb = 1.0 / ((cfden + 1) * board.meter_constant_imp_per_kwh / 1000.0)
+
+    def expected_lsb(v: float, i: float, phi: float, hc: int) -> float:
+        return v * i * math.cos(math.radians(phi)) * (hc / 2 / fn) / 3600.0 / wh_per_lsb
+
+    def error(v: float, i: float, phi: float, hc: int) -> tuple[float, float]:
+        bench.set_source(v, i, phi, fn)
+        got = _line_cycle_lsb(bench, hc, fn)
+        exp = expected_lsb(v, i, phi, hc)
+        return got / exp - 1.0, got - exp
+
+    # 1. gain at Ib, PF 1
+    e, _ = error(un, ib, 0.0, halfcycles)
+    wgain = int(round((1.0 / (1.0 + e) - 1.0) * 4096))
+    if not -2048 <= wgain <= 2047:
+        raise CalibrationRefused(f"gain error {e * 100:+.1f} % at Ib is beyond WGAIN's ±50 % range")
+    values["wgain"] = wgain
+    bench.chip.write(regs.WGAIN, wgain)
+    steps.append(Step("gain", "Un, Ib, PF 1", e * 100, f"WGAIN = {wgain}"))
+
+    # 2. offset at a low current, PF 1 (a long accumulation: few LSB per second)
+    i_low = 0.05 * ib
+    e, diff = error(un, i_low, 0.0, offset_halfcycles)
+    seconds = offset_halfcycles / 2 / fn
+    apos = int(round(-(diff / seconds) * 2**35 / board.clkin_hz))
+    apos = max(-32768, min(32767, apos))
+    values["apos"] = apos
+    bench.chip.write(regs.APOS, apos)
+    steps.append(Step("offset", "Un, 0.05 Ib, PF 1", e * 100, f"APOS = {apos}"))
+
+    # 3. phase at Ib, PF 0.5 inductive
+    e, _ = error(un, ib, 60.0, halfcycles)
+    phase_deg = -math.degrees(math.asin(max(-1.0, min(1.0, e / math.sqrt(3)))))
+    period = bench.chip.read_raw(regs.PERIOD) or board.clkin_hz / 8 / fn
+    phcal = int(round(phase_deg * period / 360.0)) + 0x0D
+    if not -32 <= phcal <= 31:
+        raise CalibrationRefused(
+            f"phase error {phase_deg:+.2f}° at Ib is beyond PHCAL's range (about -1.84°..+0.72°)")
+    values["phcal"] = phcal
+    bench.chip.write(regs.PHCAL, phcal)
+    steps.append(Step("phase", "Un, Ib, PF 0.5 inductive", e * 100, f"PHCAL = {phcal} ({phase_deg:+.3f}°)"))
+
+    # 4. rms offsets at two points each, then the rms scale at Un / Ib
+    v1, v2 = un, 0.2 * un
+    i1, i2 = ib, 0.1 * ib
+    bench.set_source(v1, i1, 0.0, fn)
+    vr1, ir1 = _rms(bench, fn)
+    bench.set_source(v2, i2, 0.0, fn)
+    vr2, ir2 = _rms(bench, fn)
+    vrmsos = int(round((v1 * vr2 - v2 * vr1) / (v2 - v1)))
+    irmsos = int(round((i1**2 * ir2**2 - i2**2 * ir1**2) / (32768 * (i2**2 - i1**2))))
+    vrmsos = max(-2048, min(2047, vrmsos))
+    irmsos = max(-2048, min(2047, irmsos))
+    values["vrmsos"], values["irmsos"] = vrmsos, irmsos
+    bench.chip.write(regs.VRMSOS, vrmsos)
+    bench.chip.write(regs.IRMSOS, irmsos)
+    bench.set_source(un, ib, 0.0, fn)
+    vref, iref = _rms(bench, fn)
+    values["vrms_lsb_ref"] = int(round(vref))
+    values["irms_lsb_ref"] = int(round(iref))
+    steps.append(Step("rms", f"{v1:g}/{v2:g} V, {i1:g}/{i2:g} A", 0.0,
+                      f"VRMSOS = {vrmsos}, IRMSOS = {irmsos}, VRMS@Un = {vref:.0f}, IRMS@Ib = {iref:.0f}"))
+    return CalibrationResult(fw_cal.make(values), steps)

@@ -1,0 +1,58 @@
+"""A simulated meter board: analog front end + ADE7753 model + virtual clock.
+
+It is what the fake `machine` module talks to (attach it with
+machine.attach_board), and what replay, calibration and scenarios feed with
+line voltage and current.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+import board as fw_board  # firmware/board.py: the device's wiring
+
+from .ade7753_model import ADE7753Model
+from .frontend import Board, FrontEnd
+
+
+class _Pin:
+    """A GPIO with nothing behind it (relay, buzzer...): just holds its level."""
+
+    def __init__(self) -> None:
+        self.level = 0
+
+    def value(self, v: int | None = None) -> int | None:
+        if v is None:
+            return self.level
+        self.level = 1 if v else 0
+        return None
+
+
+class SimBoard:
+    def __init__(self, board: Board) -> None:
+        self.board = board
+        self.frontend = FrontEnd(board)
+        self.model = ADE7753Model(clkin_hz=board.clkin_hz)
+        self.time_ms = 0  # virtual clock, advanced by feed()
+        self._samples = 0.0
+        self._pins: dict[int, _Pin] = {}
+
+    # --- what the fake machine module asks for -------------------------
+    def spi_bus(self, spi_id: int, *, baudrate: int, polarity: int, phase: int):
+        self.model.spi.init(baudrate=baudrate, polarity=polarity, phase=phase)
+        return self.model.spi
+
+    def pin(self, pin_id: int):
+        if pin_id == fw_board.PIN_CS:
+            return self.model.cs
+        return self._pins.setdefault(pin_id, _Pin())
+
+    def ticks_ms(self) -> int:
+        return self.time_ms & ((1 << 30) - 1)
+
+    # --- the analog side --------------------------------------------------
+    def feed(self, voltage_v: np.ndarray, current_a: np.ndarray, fs_hz: float) -> None:
+        """Apply line voltage/current samples; advances the virtual clock."""
+        ch1, ch2 = self.frontend.pins(voltage_v, current_a, fs_hz)
+        self.model.feed(ch1, ch2, fs_hz)
+        self._samples += voltage_v.size * 1000.0 / fs_hz
+        self.time_ms = int(round(self._samples))
