@@ -22,6 +22,7 @@ $(STAMP): requirements.txt
 sim: $(STAMP)
 	$(PY) -m host_sim replay host_sim/recordings/resistive_ib.cfg
 	$(PY) -m host_sim replay host_sim/recordings/smps_distorted.cfg
+	$(PY) -m host_sim accuracy --report reports/accuracy
 
 test: test-py test-mpy compile typecheck
 

@@ -43,9 +43,24 @@ def cmd_calibrate(a: argparse.Namespace) -> int:
     res = calibrate(board)
     Path(a.out).write_text(res.calibration.to_json())
     for s in res.steps:
-        print(f"  {s.name:7s} {s.condition:32s} error {s.measured:+8.3f} %  -> {s.result}")
+        print(f"  {s.name:7s} {s.condition:28s} {s.measured:22s} -> {s.result}")
     print(f"wrote {a.out}")
     return 0
+
+
+def cmd_accuracy(a: argparse.Namespace) -> int:
+    from .accuracy import format_table, run_table, write_report
+    from .replay import resolve_board
+
+    board, cal = resolve_board(a.board, a.calibration)
+    points = run_table(board, cal)
+    print(f"IEC 62053-21 table, board {board.name} (limits: half of class 1)")
+    print(format_table(points))
+    written = write_report(points, board, Path(a.report))
+    print(f"report: {', '.join(str(p) for p in written)}")
+    bad = [p for p in points if not p.ok]
+    print(f"{len(points) - len(bad)} of {len(points)} points within the project limit")
+    return 0 if not bad else 1
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -61,6 +76,11 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("--board", required=True, help="board JSON")
     c.add_argument("--out", required=True, help="calibration JSON to write")
     c.set_defaults(fn=cmd_calibrate)
+    acc = sub.add_parser("accuracy", help="run the IEC 62053-21 accuracy table and write a report")
+    acc.add_argument("--board", help="board JSON (default: host_sim/boards/default.json)")
+    acc.add_argument("--calibration", help="calibration JSON (default: the board's shipped one)")
+    acc.add_argument("--report", required=True, help="folder for the plots and the table")
+    acc.set_defaults(fn=cmd_accuracy)
     a = p.parse_args(argv)
     try:
         return a.fn(a)

@@ -64,7 +64,7 @@ class SimBench:
 class Step:
     name: str
     condition: str
-    measured: float
+    measured: str  # what the step saw, with its unit
     result: str
 
 
@@ -97,7 +97,7 @@ def _line_cycle_lsb(bench: Bench, halfcycles: int, freq_hz: float) -> int:
 
 def _rms(bench: Bench, freq_hz: float, reads: int = 10) -> tuple[float, float]:
     """Mean (VRMS, IRMS) over `reads` readings a cycle apart."""
-    bench.advance(0.2)
+    bench.advance(1.0)  # let the HPF and rms filters settle after a source change
     v = i = 0.0
     for _ in range(reads):
         bench.advance(1.0 / freq_hz)
@@ -137,8 +137,8 @@ def _start_values(board: Board, cfden: int) -> dict:
             "irms_lsb_ref": 1, "i_ref_ma": int(round(board.ib_a * 1000))}
 
 
-def calibrate(board: Board, bench: Bench | None = None, *, halfcycles: int = 200,
-              offset_halfcycles: int = 2000) -> CalibrationResult:
+def calibrate(board: Board, bench: Bench | None = None, *, halfcycles: int = 1000,
+              offset_halfcycles: int = 6000) -> CalibrationResult:
     """Run gain, offset, phase and rms-offset calibration; return the record."""
     bench = bench or SimBench(board)
     steps: list[Step] = []
@@ -146,7 +146,7 @@ def calibrate(board: Board, bench: Bench | None = None, *, halfcycles: int = 200
     cfden, dfc = design_cfden(SimBench(board.ideal()), board, halfcycles)
     if not 0 <= cfden <= 4095:
         raise CalibrationRefused(f"CFDEN {cfden} outside 0..4095: meter constant does not suit this front end")
-    steps.append(Step("design", f"ideal board, Ib PF 1: DFC {dfc:.1f} Hz", dfc, f"CFDEN = {cfden}"))
+    steps.append(Step("design", "ideal twin, Un, Ib, PF 1", f"DFC {dfc:.1f} LSB/s", f"CFDEN = {cfden}"))
     values = _start_values(board, cfden)
     _configure(bench, values)
     wh_per_lsb = 1.0 / ((cfden + 1) * board.meter_constant_imp_per_kwh / 1000.0)
@@ -167,17 +167,19 @@ def calibrate(board: Board, bench: Bench | None = None, *, halfcycles: int = 200
         raise CalibrationRefused(f"gain error {e * 100:+.1f} % at Ib is beyond WGAIN's ±50 % range")
     values["wgain"] = wgain
     bench.chip.write(regs.WGAIN, wgain)
-    steps.append(Step("gain", "Un, Ib, PF 1", e * 100, f"WGAIN = {wgain}"))
+    steps.append(Step("gain", "Un, Ib, PF 1", f"error {e * 100:+.3f} %", f"WGAIN = {wgain}"))
 
     # 2. offset at a low current, PF 1 (a long accumulation: few LSB per second)
     i_low = 0.05 * ib
     e, diff = error(un, i_low, 0.0, offset_halfcycles)
     seconds = offset_halfcycles / 2 / fn
-    apos = int(round(-(diff / seconds) * 2**35 / board.clkin_hz))
+    # LAENERGY is read in whole LSB: a difference of a couple of LSB is the
+    # reading's own quantisation, not an offset, and is left uncorrected.
+    apos = 0 if abs(diff) <= 2.0 else int(round(-(diff / seconds) * 2**35 / board.clkin_hz))
     apos = max(-32768, min(32767, apos))
     values["apos"] = apos
     bench.chip.write(regs.APOS, apos)
-    steps.append(Step("offset", "Un, 0.05 Ib, PF 1", e * 100, f"APOS = {apos}"))
+    steps.append(Step("offset", "Un, 0.05 Ib, PF 1", f"error {e * 100:+.3f} %", f"APOS = {apos}"))
 
     # 3. phase at Ib, PF 0.5 inductive
     e, _ = error(un, ib, 60.0, halfcycles)
@@ -189,7 +191,7 @@ def calibrate(board: Board, bench: Bench | None = None, *, halfcycles: int = 200
             f"phase error {phase_deg:+.2f}° at Ib is beyond PHCAL's range (about -1.84°..+0.72°)")
     values["phcal"] = phcal
     bench.chip.write(regs.PHCAL, phcal)
-    steps.append(Step("phase", "Un, Ib, PF 0.5 inductive", e * 100, f"PHCAL = {phcal} ({phase_deg:+.3f}°)"))
+    steps.append(Step("phase", "Un, Ib, PF 0.5 inductive", f"error {e * 100:+.3f} %", f"PHCAL = {phcal} ({phase_deg:+.3f}°)"))
 
     # 4. rms offsets at two points each, then the rms scale at Un / Ib
     v1, v2 = un, 0.2 * un
@@ -209,6 +211,6 @@ def calibrate(board: Board, bench: Bench | None = None, *, halfcycles: int = 200
     vref, iref = _rms(bench, fn)
     values["vrms_lsb_ref"] = int(round(vref))
     values["irms_lsb_ref"] = int(round(iref))
-    steps.append(Step("rms", f"{v1:g}/{v2:g} V, {i1:g}/{i2:g} A", 0.0,
+    steps.append(Step("rms", f"{v1:g}/{v2:g} V, {i1:g}/{i2:g} A", f"VRMS {vr1:.0f}/{vr2:.0f}",
                       f"VRMSOS = {vrmsos}, IRMSOS = {irmsos}, VRMS@Un = {vref:.0f}, IRMS@Ib = {iref:.0f}"))
     return CalibrationResult(fw_cal.make(values), steps)
