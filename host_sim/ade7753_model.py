@@ -51,7 +51,8 @@ RMS_WINDOW_S = 0.200             # IRMS/VRMS: whole cycles within the last 200 m
 RMS_BUFFER_S = 0.300             # sample history kept for the rms window
                                  # apparent power: rms from (x^2 + x(t - T/4)^2)/2 per block, T the
                                  #   measured period (no 2f ripple off 50 Hz); after a reset the
-                                 #   first quarter period uses x^2 alone
+                                 #   first quarter period (at 45 Hz) uses x^2 alone
+FRESH_QUARTER_HZ = 45.0
 ZXTOUT_CLK_DIV = 128             # (check) ZXTOUT unit = 128/CLKIN; ZXTOUT 0 disables ZXTO
 OFFSET_LSB_V = {1: 1.61e-3, 2: 1.19e-3, 4: 0.97e-3, 8: 0.84e-3, 16: 0.77e-3}
                                  # (check) DS table 6: CHxOS LSB per PGA gain, taken as volts at
@@ -495,6 +496,7 @@ class ADE7753Model:
         self._histq = np.zeros(int(math.ceil(max_quarter * fs)) + 2)
         self._histq1, self._histq2 = np.zeros_like(self._histq), np.zeros_like(self._histq)
         self._q_valid = 0
+        self._q_fresh = int(math.ceil(fs / FRESH_QUARTER_HZ / 4)) + 1
         self._rms_n = int(math.ceil(RMS_BUFFER_S * fs)) + 2
         self._rms1 = self._rms2 = np.zeros(0)
         self._rms_g0 = 0
@@ -609,7 +611,7 @@ class ADE7753Model:
         s2 *= s2
         s2 += sq2
         s2 *= 0.5
-        fresh = int(math.ceil(quarter)) + 1 - self._q_valid  # delayed samples from before reset
+        fresh = self._q_fresh - self._q_valid  # delayed samples from before the reset
         if fresh > 0:
             s1[:fresh], s2[:fresh] = sq1[:fresh], sq2[:fresh]
         self._q_valid = min(self._q_valid + n, len(self._histq))

