@@ -1,21 +1,28 @@
 """Register-level model of the Analog Devices ADE7753 energy-metering IC.
 
 The firmware driver talks to it over a fake SPI bus byte by byte, exactly as to
-the real chip; the simulator feeds it the analog voltages at the ADC pins.
-It is an independent reading of /work/shared/spec/ade7753.md (and the
-datasheet, DS), not derived from the firmware driver.
+the real chip (`model.spi`, `model.cs`); the simulator feeds it the analog
+voltages at the ADC pins (`feed`, or `feed_steady` for long ideal runs). It is
+an independent reading of /work/shared/spec/ade7753.md and the datasheet (DS),
+not derived from the firmware driver.
 
 Signal chain per sample (vectorised numpy, state kept across feed() calls):
 
   pins -> SWAP/DISCH -> PGA + offset -> clip, 16-bit quantise          (x1, x2)
-  x2 -> LPF1 (140 Hz)          -> zero crossings, PERIOD, ZX, ZXTO, SAG, VPEAK
-  x1 -> [integrator] -> HPF    -> h1 -> IRMS, IPEAK, WAVEFORM
-  x2 -> same HPF (model choice) -> h2 -> VRMS
+  x2 -> LPF1 (140 Hz)           -> zero crossings, PERIOD, ZX, ZXTO, SAG, VPEAK
+  x1 -> [integrator] -> HPF     -> h1 -> IRMS, IPEAK, WAVEFORM
+  x2 -> same HPF (model choice: no relative phase error) -> h2 -> VRMS
   h1, h2 -> PHCAL delay -> d1, d2 -> multiplier -> WGAIN, APOS -> energy blocks
 
-LPF2 is modelled by 20 ms block averages: the no-load threshold, POAM and the
-power sign act per block, and a block's energy reaches the accumulators when
-the block is complete, so AENERGY lags the input by less than one block.
+Modelling choices worth knowing when reading results:
+- LPF2 is modelled by 20 ms block averages: the no-load threshold, POAM and the
+  power sign act per block, and a block's energy reaches the accumulators when
+  the block is complete, so AENERGY/VAENERGY/LAENERGY lag the input by less
+  than one block (none when whole blocks have been fed).
+- Register writes take effect at the next feed() chunk; PERIOD measured inside
+  a chunk already steers that chunk's quarter-period delay.
+- Writing MODE with SWRST resets the chip (MODE reads back 0x000C); TEMPSEL
+  self-clears. Unknown addresses read 0x00 and do not touch CHKSUM.
 """
 from __future__ import annotations
 
@@ -301,7 +308,7 @@ class ADE7753Model:
         self.spi = ModelSPI(self)
         self.cs = ModelPin(self)
         self.irq = ModelIRQPin(self)
-        self._fs: float | None = None
+        self._fs = 0.0  # sample rate of the analog input; 0 until the first feed
         self._bit_errors = 0
         self._rng = random.Random(0)
         self._cs_low = False
@@ -323,7 +330,7 @@ class ADE7753Model:
 
     @property
     def fs_hz(self) -> float | None:
-        return self._fs
+        return self._fs or None
 
     def irq_asserted(self) -> bool:
         return bool(self._r[STATUS] & self._r[IRQEN])
@@ -375,7 +382,7 @@ class ADE7753Model:
         self._pend = None
         self._steady_next = None
         self._reset_spi()
-        if self._fs is not None:
+        if self._fs:
             self._design(self._fs, keep_state=False)
             self._zxto_ref = self._sag_start = float(self._gidx)
 
@@ -505,17 +512,17 @@ class ADE7753Model:
         self._block = max(1, int(round(LPF2_BLOCK_S * fs)))
 
     def _retune(self, fs: float) -> None:
-        if self._fs is not None:
+        if self._fs:
             self._flush()
-            shift = self._gidx  # keep zero-crossing history in the new sample units
-            r = fs / self._fs
-            conv = lambda p: None if p is None else (p - shift) * r  # noqa: E731
-            self._zx_last, self._zx_rise = conv(self._zx_last), conv(self._zx_rise)
+            shift, r = self._gidx, fs / self._fs  # keep crossing history in the new units
+            conv = lambda p: (p - shift) * r  # noqa: E731
+            self._zx_last = None if self._zx_last is None else conv(self._zx_last)
+            self._zx_rise = None if self._zx_rise is None else conv(self._zx_rise)
             self._zxto_ref, self._sag_start = conv(self._zxto_ref), conv(self._sag_start)
             self._rises.clear()
             self._lc_queue.clear()
             self._steady_next = None
-        self._design(fs, keep_state=self._fs is not None)
+        self._design(fs, keep_state=bool(self._fs))
         self._fs = float(fs)
 
     def _front(self, mode: int) -> tuple[float, float, float, float]:
@@ -705,8 +712,9 @@ class ADE7753Model:
     def _sag(self, absz: np.ndarray, pos: np.ndarray, g0: int, end: float, mode: int) -> None:
         """Peak of CH2 per half cycle (or per 10 ms without crossings) against SAGLVL."""
         w = SAG_NOZX_WINDOW_S * self._fs
-        bounds, last = [], self._sag_start
-        for c in list(pos) + [None]:
+        bounds: list[float] = []
+        last = self._sag_start
+        for c in [*pos.tolist(), None]:
             stop = end if c is None else c
             while stop - last > 2 * w:
                 last += w
@@ -925,7 +933,7 @@ class ADE7753Model:
         sampled tail (rms, peaks, waveform). p0 = start_phase_rad; by default it continues
         the previous feed_steady() call of the same frequency, else 0. Falls back to
         sampling when the inputs clip."""
-        if self._fs is None:
+        if not self._fs:
             self._retune(STEADY_FS_HZ)
         fs, b = self._fs, self._block
         total = int(round(seconds * fs))
@@ -981,8 +989,12 @@ class ADE7753Model:
         return c
 
     @staticmethod
-    def _at(sig: tuple[float, complex], n: np.ndarray | float, w: float):
-        return sig[0] + (sig[1] * np.exp(1j * w * np.asarray(n, dtype=float))).real
+    def _at(sig: tuple[float, complex], n: np.ndarray, w: float) -> np.ndarray:
+        return sig[0] + (sig[1] * np.exp(1j * w * n)).real
+
+    @staticmethod
+    def _at1(sig: tuple[float, complex], n: int, w: float) -> float:
+        return sig[0] + (sig[1] * complex(math.cos(w * n), math.sin(w * n))).real
 
     def _steady_middle(self, c: dict, n0: int, nm: int, w: float) -> None:
         """Advance nm samples (whole LPF2 blocks) from sample n0 of the sinusoid, in closed form."""
@@ -1058,7 +1070,7 @@ class ADE7753Model:
                 span = RMS_BUFFER_S * fs + 2 * period
                 self._rises.extend(glob + rise - k * period for k in range(int(span / period), -1, -1))
             self._zx_last, self._zx_dir = glob + last_pos, last_dir
-            self._sag_start, self._sag_peak = self._zx_last, 0.0
+            self._sag_start, self._sag_peak = glob + last_pos, 0.0
             peak = (abs(zz) + abs(dcz)) * self._ch2_wave
             half_cycles = nx
         else:
@@ -1111,16 +1123,16 @@ class ADE7753Model:
 
     def _set_states(self, c: dict, n_end: int, w: float) -> None:
         """Steady-state filter states and sample histories just before sample n_end."""
-        r, at = self._r, lambda key, n: self._at(c[key], n, w)
+        r, at = self._r, lambda key, n: self._at1(c[key], n, w)
         last = n_end - 1
         self._lpf1.set_steady(at("x2", last), at("z", last))
-        self._zx_prev = float(at("z", last))
+        self._zx_prev = at("z", last)
         if r[CH1OS] & 0x80:
             self._integ.set_steady(at("x1", last), at("i1", last))
         if not r[MODE] & DISHPF:
             self._hpf1.set_steady(at("i1", last), at("h1", last))
             self._hpf2.set_steady(at("x2", last), at("h2", last))
-        hist = lambda key, h: at(key, np.arange(n_end - h, n_end))  # noqa: E731
+        hist = lambda key, h: self._at(c[key], np.arange(n_end - h, n_end, dtype=float), w)  # noqa: E731
         self._hist1, self._hist2 = hist("h1", len(self._hist1)), hist("h2", len(self._hist2))
         self._histq = hist("d2", len(self._histq))
         self._histq1, self._histq2 = hist("h1", len(self._histq)), hist("h2", len(self._histq))

@@ -4,7 +4,10 @@ The firmware's Meter is built exactly as on the device, against the ADE7753
 model's SPI bus, and ticks every board.TICK_MS of recording time. Before the
 recording starts, its first mains cycle is repeated for `warmup_s` so that the
 chip's filters have settled as on a meter that has been running; what the
-registers gain during the recording itself is the result.
+registers gain during the recording itself is the result. After the last
+sample the supply and load go quiet for `flush_s`, so the energy still inside
+the chip's LPF2 stage (up to one 20 ms block in the model) reaches AENERGY and
+is counted; the readings (V, I, P, PF, f) are those of the last tick before.
 """
 from __future__ import annotations
 
@@ -57,7 +60,7 @@ def load_calibration(path: Path) -> fw_cal.Calibration:
 
 
 def replay(rec: Recording, board: Board, cal: fw_cal.Calibration, *,
-           tick_ms: int = fw_board.TICK_MS, warmup_s: float = 1.0) -> ReplayResult:
+           tick_ms: int = fw_board.TICK_MS, warmup_s: float = 1.0, flush_s: float = 0.05) -> ReplayResult:
     sim = SimBoard(board)
     meter = Meter(sim.model.spi, sim.model.cs, cal, int(board.clkin_hz))
     meter.start(sim.ticks_ms())
@@ -70,7 +73,6 @@ def replay(rec: Recording, board: Board, cal: fw_cal.Calibration, *,
         meter.tick(sim.ticks_ms())
     m = meter.metrology
     imp0, exp0 = m.energy_import.micro_wh(), m.energy_export.micro_wh()
-    t0 = sim.ticks_ms()
     per_tick = fs * tick_ms / 1000.0
     n = rec.voltage_v.size
     start = 0
@@ -83,15 +85,20 @@ def replay(rec: Recording, board: Board, cal: fw_cal.Calibration, *,
             ticks += 1
         start = stop
         k += 1
+    readings = (m.vrms_v(), m.irms_a(), m.power_w(), m.power_factor(), m.frequency_hz())
+    if flush_s > 0:
+        quiet = np.zeros(int(round(flush_s * fs)))
+        sim.feed(quiet, quiet, fs)
+        meter.tick(sim.ticks_ms())
     imp = (m.energy_import.micro_wh() - imp0) / 1e6
     exp = (m.energy_export.micro_wh() - exp0) / 1e6
     true_wh = rec.true_energy_wh()
     net = imp - exp
     err = (net - true_wh) / abs(true_wh) * 100.0 if abs(true_wh) > 1e-9 else None
-    del t0
+    vrms, irms, power, pf, freq = readings
     return ReplayResult(
-        seconds=rec.seconds, import_wh=imp, export_wh=exp, vrms_v=m.vrms_v(), irms_a=m.irms_a(),
-        power_w=m.power_w(), pf=m.power_factor(), frequency_hz=m.frequency_hz(), true_wh=true_wh,
+        seconds=rec.seconds, import_wh=imp, export_wh=exp, vrms_v=vrms, irms_a=irms,
+        power_w=power, pf=pf, frequency_hz=freq, true_wh=true_wh,
         error_pct=err, ticks=ticks, missed_intervals=m.missed_intervals, chip_resets=m.chip_resets)
 
 
