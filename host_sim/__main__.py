@@ -49,7 +49,7 @@ def cmd_calibrate(a: argparse.Namespace) -> int:
 
 
 def cmd_accuracy(a: argparse.Namespace) -> int:
-    from .accuracy import format_table, run_table, write_report
+    from .accuracy import format_table, run_table, worst_per_row, write_report
     from .replay import resolve_board
 
     board, cal = resolve_board(a.board, a.calibration)
@@ -60,6 +60,20 @@ def cmd_accuracy(a: argparse.Namespace) -> int:
     print(f"report: {', '.join(str(p) for p in written)}")
     bad = [p for p in points if not p.ok]
     print(f"{len(points) - len(bad)} of {len(points)} points within the project limit")
+    if a.random:
+        from tqdm import tqdm
+
+        from .calibrate import calibrate
+        from .frontend import random_board
+
+        tables = []
+        for seed in tqdm(range(a.random), desc="random boards", unit="board", file=sys.stderr):
+            rb = random_board(seed, board)
+            tables.append(run_table(rb, calibrate(rb).calibration))
+        worst = worst_per_row(tables)
+        print(f"\nworst error per row over {a.random} random boards (seeds 0..{a.random - 1}), each calibrated:")
+        print(format_table(worst))
+        bad += [p for p in worst if not p.ok]
     return 0 if not bad else 1
 
 
@@ -80,6 +94,8 @@ def main(argv: list[str] | None = None) -> int:
     acc.add_argument("--board", help="board JSON (default: host_sim/boards/default.json)")
     acc.add_argument("--calibration", help="calibration JSON (default: the board's shipped one)")
     acc.add_argument("--report", required=True, help="folder for the plots and the table")
+    acc.add_argument("--random", type=int, default=0, metavar="N",
+                     help="also calibrate N random boards of the same design and report the worst error per row")
     acc.set_defaults(fn=cmd_accuracy)
     a = p.parse_args(argv)
     try:

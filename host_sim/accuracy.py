@@ -77,6 +77,11 @@ def run_table(board: Board, cal: fw_cal.Calibration) -> list[Point]:
     return points
 
 
+def worst_per_row(tables: list[list[Point]]) -> list[Point]:
+    """For each table row, the point with the largest |error| over all tables."""
+    return [max(row, key=lambda p: abs(p.error_pct)) for row in zip(*tables)]
+
+
 def write_report(points: list[Point], board: Board, out: Path) -> list[Path]:
     """error-vs-current plot per power factor, plus the table (markdown + JSON)."""
     import matplotlib

@@ -82,3 +82,13 @@ def test_bad_recordings_one_line_exit_2(run_cli, tmp_path):
         assert len(lines) == 1, (name, p.stderr)
         assert name in lines[0] and word in lines[0].lower(), (name, lines[0])
         assert "Traceback" not in p.stderr and p.stdout == ""
+
+
+def test_two_second_replay_at_005_ib_can_be_judged(ideal):
+    # registered energy resolves well below 1 mWh: 2 s at 0.05 Ib is 61 mWh
+    board, cal = ideal
+    rec = synthesize(seconds=2.0, fs_hz=8000, v_rms=220, i_rms=0.5, pf=1.0)
+    r = replay(rec, board, cal)
+    num, den = cal.lsb_per_kwh()
+    assert den * 1e6 / num < 1.0  # mWh per AENERGY LSB
+    assert r.error_pct is not None and abs(r.error_pct) < 0.75, r
