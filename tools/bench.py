@@ -70,6 +70,7 @@ def main() -> int:
         "tick_alloc_bytes": mpy["tick_alloc_bytes"],
         "heap_lock_ok": mpy["heap_lock_ok"],
         "mpy_tick_us": mpy["mpy_tick_us"],
+        "mpy_tick_us_with_os_sleeps": mpy["mpy_tick_us_with_os_sleeps"],
         "cpython_tick_us": round(cpython_tick_us(), 1),
         "heap_peak_bytes": mpy["heap_peak_bytes"],
         "firmware_mpy_bytes": fw_bytes,
