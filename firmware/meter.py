@@ -4,30 +4,54 @@ storage, console) and advances them on an explicit `now`.
 Both main.py (real machine.SPI/Pin) and host_sim (simulated board) build this
 same object; nothing in here knows whether the chip is real.
 """
+from micropython import const
+
 import ade7753
 import board
 from metrology import Metrology
+
+_EVENTS_MAX = const(32)  # newest events kept in RAM until storage takes them
 
 
 class Meter:
     def __init__(self, spi, cs, calibration, clkin_hz=board.CLKIN_HZ):
         self.chip = ade7753.ADE7753(spi, cs, clkin_hz)
         self.metrology = Metrology(self.chip, calibration, board.IB_MA, board.UN_MV)
-        self.chip_errors = 0  # ticks lost to a chip that kept failing its checks
-        self.events = []  # (now_ms, kind, detail), drained by storage/console later
+        self.started = False
+        self.chip_errors = 0  # ticks lost to a chip that was absent or kept failing
+        self.events = []  # (now_ms, kind, detail), newest last, at most _EVENTS_MAX
+        self.events_dropped = 0
+
+    def _event(self, now_ms, kind, detail):
+        if len(self.events) >= _EVENTS_MAX:
+            self.events.pop(0)
+            self.events_dropped += 1
+        self.events.append((now_ms, kind, detail))
 
     def start(self, now_ms):
-        self.metrology.start(now_ms)
+        """Bring the chip up. A missing or failing chip is logged, not fatal:
+        every tick tries again, so a meter whose chip recovers starts metering."""
+        try:
+            self.metrology.start(now_ms)
+        except ade7753.ADE7753Error as e:
+            self.chip_errors += 1
+            self._event(now_ms, "chip_error", str(e))
+            return False
+        self.started = True
+        return True
 
     def tick(self, now_ms):
         """One pass of the main loop. Never raises for a misbehaving chip."""
+        if not self.started:
+            return self.start(now_ms)
         try:
             self.metrology.tick(now_ms)
         except ade7753.ADE7753Error as e:
             self.chip_errors += 1
-            self.events.append((now_ms, "chip_error", str(e)))
+            self._event(now_ms, "chip_error", str(e))
             return False
         if self.metrology.events:
-            self.events.extend(self.metrology.events)
+            for ev in self.metrology.events:
+                self._event(ev[0], ev[1], ev[2])
             self.metrology.events.clear()
         return True

@@ -63,7 +63,8 @@ def replay(rec: Recording, board: Board, cal: fw_cal.Calibration, *,
            tick_ms: int = fw_board.TICK_MS, warmup_s: float = 1.0, flush_s: float = 0.05) -> ReplayResult:
     sim = SimBoard(board)
     meter = Meter(sim.model.spi, sim.model.cs, cal, int(board.clkin_hz))
-    meter.start(sim.ticks_ms())
+    if not meter.start(sim.ticks_ms()):
+        raise RuntimeError(f"simulated ADE7753 did not start: {meter.events[-1][2]}")
     fs = rec.fs_hz
     ticks = 0
     if warmup_s > 0:

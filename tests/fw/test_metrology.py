@@ -172,3 +172,24 @@ def test_steady_tick_allocates_nothing():
     finally:
         micropython.heap_unlock()
     assert m.missed_intervals == 0
+
+
+def test_meter_survives_an_absent_chip_and_starts_when_it_answers():
+    import meter
+    from image_chip import ImageChip
+
+    chip = ImageChip()
+    chip.absent = True
+    m = meter.Meter(chip, chip, design_cal(), 3579545)
+    assert m.start(0) is False
+    for k in range(1, 50):
+        assert m.tick(k * 500) is False
+    assert m.chip_errors == 50
+    assert len(m.events) == 32 and m.events_dropped == 18  # bounded in RAM
+    assert m.events[-1][1] == "chip_error" and "ADE7753" in m.events[-1][2]
+    chip.absent = False
+    chip.reset()
+    assert m.tick(25_000) is True and m.started
+    chip.add_energy(2000)
+    assert m.tick(25_500) is True
+    assert m.metrology.energy_import.frac > 0
