@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-HEAP = "192k"  # same ESP32-sized proxy as the test lane (see Makefile)
+HEAP = "128k"  # same ESP32-sized proxy as the test lane (see Makefile)
 
 
 def mpy_figures() -> dict:

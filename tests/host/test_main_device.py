@@ -49,3 +49,27 @@ def test_main_refuses_a_corrupt_calibration(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     with pytest.raises(calibration.CalibrationError, match="calibration.json"):
         main.load_calibration()
+
+
+def test_main_keeps_looping_without_a_chip(tmp_path, monkeypatch):
+    import main
+
+    shutil.copy(BOARDS_DIR / "ideal.cal.json", tmp_path / "calibration.json")
+    monkeypatch.chdir(tmp_path)
+    sim = SimBoard(load_board(BOARDS_DIR / "ideal.json"))
+    sim.model.absent = True  # chip not fitted / dead: MISO floats high
+    machine.attach_board(sim)
+    ticks = [0]
+
+    def sleep_ms(ms):
+        ticks[0] += ms
+        sim.time_ms = ticks[0]
+
+    try:
+        meter = main.run(max_ticks=5, ticks_ms=sim.ticks_ms, sleep_ms=sleep_ms)
+    finally:
+        machine.attach_board(None)
+    assert not meter.started
+    assert meter.chip_errors == 6  # boot + every tick retried, none crashed the loop
+    assert "CHKSUM" in meter.events[-1][2] or "not answering" in meter.events[-1][2]
+    assert machine.WDT.last is not None and machine.WDT.last.feeds == 5
