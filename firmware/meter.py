@@ -8,15 +8,22 @@ from micropython import const
 
 import ade7753
 import board
+from calibration import CalibrationError
 from metrology import Metrology
 
 _EVENTS_MAX = const(32)  # newest events kept in RAM until storage takes them
 
 
 class Meter:
-    def __init__(self, spi, cs, calibration, clkin_hz=board.CLKIN_HZ):
+    def __init__(self, spi, cs, calibration, clkin_hz=board.CLKIN_HZ,
+                 ib_ma=board.IB_MA, un_mv=board.UN_MV):
+        if calibration.clkin_hz != clkin_hz:
+            raise CalibrationError(
+                "calibration: made for a %d Hz ADE7753 clock, this board has %d Hz"
+                % (calibration.clkin_hz, clkin_hz)
+            )
         self.chip = ade7753.ADE7753(spi, cs, clkin_hz)
-        self.metrology = Metrology(self.chip, calibration, board.IB_MA, board.UN_MV)
+        self.metrology = Metrology(self.chip, calibration, ib_ma, un_mv)
         self.started = False
         self.chip_errors = 0  # ticks lost to a chip that was absent or kept failing
         self.events = []  # (now_ms, kind, detail), newest last, at most _EVENTS_MAX
@@ -44,14 +51,16 @@ class Meter:
         """One pass of the main loop. Never raises for a misbehaving chip."""
         if not self.started:
             return self.start(now_ms)
+        ok = True
         try:
             self.metrology.tick(now_ms)
         except ade7753.ADE7753Error as e:
             self.chip_errors += 1
             self._event(now_ms, "chip_error", str(e))
-            return False
-        if self.metrology.events:
-            for ev in self.metrology.events:
+            ok = False
+        events = self.metrology.events
+        if events:  # rare: only allocation-free when empty
+            for ev in events:
                 self._event(ev[0], ev[1], ev[2])
-            self.metrology.events.clear()
-        return True
+            events.clear()
+        return ok

@@ -24,8 +24,16 @@ _OVERFLOW_BUDGET_MS = const(200_000)
 _CUTOFF_PER_MILLE_IB = const(2)
 
 # Chip configuration outside calibration: CF pulses on (DISCF clear), SAG
-# detection on (DISSAG clear) for power-fail, AENERGY in normal (not line-cycle) mode.
-METER_MODE = const(0x0000)
+# detection on (DISSAG clear) for power-fail, AENERGY in normal (not line-cycle)
+# mode, waveform rate DTRT = 11 (unused by metering). DTRT makes the value
+# non-zero on purpose: a dead bus that reads all zeros also passes CHKSUM, and
+# must not look like a configured chip.
+METER_MODE = const(0x1800)
+# Clipped full-scale inputs give at most ~1.6 x 22 372 LSB/s, x1.5 with the
+# largest WGAIN: a bigger AENERGY step than 60 LSB per ms is not energy.
+_MAX_LSB_PER_MS = const(60)
+_PLAUSIBLE_ALL_MS = const(140_000)  # 60 LSB/ms x 140 s > 2**23: any step is possible
+_EVENTS_MAX = const(8)
 _IRQEN = const(0x1042)  # SAG | RESET | ZXTO: raise the IRQ pin for these
 
 
@@ -77,10 +85,15 @@ class Metrology:
         self.energy_import = EnergyRegister(num, den)
         self.energy_export = EnergyRegister(num, den)
         # ms one LSB takes at the cut-off power: below it a tick registers nothing.
+        # (Big-int arithmetic here is fine: it runs once, not per tick.)
         cutoff_mw = ib_ma * _CUTOFF_PER_MILLE_IB * un_mv // 1_000_000
-        self._cutoff_ms_per_lsb = 3_600_000_000_000 * den // (num * max(cutoff_mw, 1))
+        self._cutoff_ms_per_lsb = max(1, 3_600_000_000_000 * den // (num * max(cutoff_mw, 1)))
+        # |delta| below this keeps |delta| * _cutoff_ms_per_lsb under 2**30
+        self._cutoff_guard = ((1 << 30) - 1) // self._cutoff_ms_per_lsb
         self._last_raw = 0
         self._last_ms = 0
+        self._need_baseline = True  # no trustworthy AENERGY reference yet
+        self._wraps_unflagged = 0  # wraps we saw before the chip's AEOF flag did
         # Live readings (raw register values; converted at the edge).
         self.vrms_raw = 0
         self.irms_raw = 0
@@ -90,8 +103,14 @@ class Metrology:
         # Health counters and rare events (events allocate; steady state never does).
         self.chip_resets = 0
         self.missed_intervals = 0
+        self.rejected_lsb = 0  # implausible AENERGY steps, never registered
         self.withheld_lsb = 0  # energy below the no-load cut-off, not registered
-        self.events = []
+        self.events = []  # (now_ms, kind, detail), at most _EVENTS_MAX, drained by Meter
+
+    def _log(self, now_ms, kind, detail):
+        if len(self.events) >= _EVENTS_MAX:
+            self.events.pop(0)
+        self.events.append((now_ms, kind, detail))
 
     # --- chip set-up ------------------------------------------------------
     def configure(self):
@@ -114,27 +133,36 @@ class Metrology:
 
     def start(self, now_ms):
         """Reset, identify and configure the chip; take the energy baseline."""
+        self._need_baseline = True
         self._chip.software_reset()
         self._chip.identify()
+        self._rebaseline(now_ms)
+
+    def _rebaseline(self, now_ms):
+        # Until this completes, no difference is taken: a failure half-way
+        # (chip still misbehaving) leaves _need_baseline set for the next tick.
         self.configure()
         self._chip.read_raw(chip_regs.RSTSTATUS)
         self._last_raw = self._chip.read(chip_regs.AENERGY)
         self._last_ms = now_ms
+        self._wraps_unflagged = 0
+        self._need_baseline = False
 
     def _recover(self, now_ms, why):
         # The chip lost its registers: whatever it gathered since the last poll
         # is gone (at most one tick), so report the interval and start again.
         self.chip_resets += 1
         self.missed_intervals += 1
-        self.events.append((now_ms, "chip_reset", why))
-        self.configure()
-        self._chip.read_raw(chip_regs.RSTSTATUS)
-        self._last_raw = self._chip.read(chip_regs.AENERGY)
-        self._last_ms = now_ms
+        self._need_baseline = True
+        self._log(now_ms, "chip_reset", why)
+        self._rebaseline(now_ms)
 
     # --- the metering tick (steady state allocates nothing) ---------------
     def tick(self, now_ms):
         chip = self._chip
+        if self._need_baseline:
+            self._rebaseline(now_ms)
+            return
         status = chip.read_raw(chip_regs.RSTSTATUS)
         if status & chip_regs.ST_RESET:
             self._recover(now_ms, "status_reset")
@@ -143,27 +171,49 @@ class Metrology:
             self._recover(now_ms, "mode_lost")
             return
         raw = chip.read(chip_regs.AENERGY)
-        delta = raw - self._last_raw
+        prev = self._last_raw
+        dt = ticks_diff(now_ms, self._last_ms)
+        delta = raw - prev
         if delta >= _HALF:
             delta -= _WRAP
         elif delta < -_HALF:
             delta += _WRAP
-        wrapped = self._last_raw + delta != raw
-        dt = ticks_diff(now_ms, self._last_ms)
-        if (status & chip_regs.ST_AEOF and not wrapped) or dt > _OVERFLOW_BUDGET_MS:
-            # AEOF without a wrap in our own difference, or a poll slower than
-            # the overflow budget: a whole register revolution may be missing.
-            self.missed_intervals += 1
-            self.events.append((now_ms, "missed_interval", dt))
         self._last_raw = raw
         self._last_ms = now_ms
+        self._account(now_ms, status, prev + delta != raw, delta, dt)
+        # Display readings last: if one of these reads fails, the energy above
+        # is already booked and the baseline already moved on.
         self.vrms_raw = chip.read_raw(chip_regs.VRMS)
         self.irms_raw = chip.read_raw(chip_regs.IRMS)
         self.period_raw = chip.read_raw(chip_regs.PERIOD)
+
+    def _account(self, now_ms, status, wrapped, delta, dt):
+        aeof = status & chip_regs.ST_AEOF
+        if wrapped and not aeof:
+            # The register wrapped between our RSTSTATUS and AENERGY reads:
+            # its AEOF flag arrives with the next status read.
+            self._wraps_unflagged += 1
+        elif aeof and not wrapped:
+            if self._wraps_unflagged:
+                self._wraps_unflagged -= 1
+            else:
+                # AEOF with no wrap in our own difference: a whole register
+                # revolution (2**24 LSB) may be missing.
+                self.missed_intervals += 1
+                self._log(now_ms, "missed_interval", dt)
+        if dt > _OVERFLOW_BUDGET_MS:
+            self.missed_intervals += 1
+            self._log(now_ms, "missed_interval", dt)
+        adelta = delta if delta >= 0 else -delta
+        if dt < 0 or (dt < _PLAUSIBLE_ALL_MS and adelta > _MAX_LSB_PER_MS * dt + 16):
+            # More than the chip can count in dt: a corrupted read that passed
+            # CHKSUM, never energy. Dropped, logged, and the baseline moves on.
+            self.rejected_lsb += adelta
+            self._log(now_ms, "implausible_delta", delta)
+            return
         self.last_delta_lsb = delta
         self.last_dt_ms = dt
-        adelta = delta if delta >= 0 else -delta
-        if adelta < 0x10000 and adelta * self._cutoff_ms_per_lsb < dt:
+        if adelta < self._cutoff_guard and adelta * self._cutoff_ms_per_lsb < dt:
             self.withheld_lsb += adelta
             return
         if delta > 0:

@@ -54,6 +54,7 @@ class ImageChip:
         self._acc = 0
         self._out = 0
         self.corrupt_reads = 0  # flip a bit in this many coming data bytes
+        self.corrupt_addr = -1  # flip a bit in every read of this register
         self.absent = False  # no chip: writes vanish, reads return float_byte
         self.float_byte = 0xFF  # what the floating MISO line reads (pull-up or down)
         self.transfers = 0
@@ -131,6 +132,8 @@ class ImageChip:
             return 0
         self._left -= 1
         b = (self._out >> (8 * self._left)) & 0xFF
+        if self._addr == self.corrupt_addr:
+            b ^= 0x01
         if not self._left:
             addr = self._addr
             if addr != _CHKSUM:

@@ -4,7 +4,9 @@ import metrology
 from fixtures import design_cal, started
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from ticks import TICKS_PERIOD, ticks_add, ticks_diff
+from ticks import ticks_add, ticks_diff
+
+TICKS_PERIOD = 1 << 30  # time.ticks_ms() period on the device
 
 CAL = design_cal()
 NUM, DEN = CAL.lsb_per_kwh()
@@ -47,7 +49,7 @@ def test_any_schedule_registers_exactly_what_the_chip_counted(schedule, start_ra
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.integers(-(1 << 22), 1 << 22), min_size=1, max_size=80))
+@given(st.lists(st.integers(-59_000, 59_000), min_size=1, max_size=80))  # plausible in 1 s
 def test_import_and_export_are_the_positive_and_negative_parts(deltas):
     chip, drv, m = started(CAL)
     now = 0
