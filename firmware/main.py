@@ -31,18 +31,31 @@ def build_meter(cal):
     return Meter(spi, cs, cal, board.CLKIN_HZ)
 
 
-def run(max_ticks=-1, ticks_ms=None, sleep_ms=None):
+def _try_boot(now, cal_path):
+    """The meter, or (None, why) while it cannot run: no valid calibration.
+
+    An uncalibrated meter must not bill, but its loop keeps running (and the
+    watchdog fed) so the calibration can be written and picked up without a
+    reboot loop.
+    """
+    try:
+        meter = build_meter(load_calibration(cal_path))
+    except (OSError, calibration.CalibrationError) as e:
+        return None, "not calibrated: %s" % e
+    meter.start(now)  # a missing chip is logged inside and retried by tick()
+    return meter, None
+
+
+def run(max_ticks=-1, ticks_ms=None, sleep_ms=None, cal_path=board.CALIBRATION_FILE):
     """Meter forever (or max_ticks ticks). The watchdog is fed only here,
-    after a tick that ran to the end, so a hung loop reboots the meter.
+    after a loop pass that ran to the end, so a hung loop reboots the meter.
     The simulator passes its virtual clock as ticks_ms/sleep_ms."""
     ticks_ms = ticks_ms or time.ticks_ms
     sleep_ms = sleep_ms or time.sleep_ms
-    cal = load_calibration()
-    meter = build_meter(cal)
     wdt = machine.WDT(timeout=board.WDT_TIMEOUT_MS)
-    now = ticks_ms()
-    meter.start(now)
-    due = ticks_add(now, board.TICK_MS)
+    meter = None
+    why_not = None
+    due = ticks_ms()  # boot at once, then every TICK_MS
     done = 0
     while done != max_ticks:
         now = ticks_ms()
@@ -50,7 +63,13 @@ def run(max_ticks=-1, ticks_ms=None, sleep_ms=None):
         if wait > 0:
             sleep_ms(wait)
             continue
-        meter.tick(now)
+        if meter is None:
+            meter, why = _try_boot(now, cal_path)
+            if why != why_not:
+                print(why)  # the console will show this; for now the REPL does
+                why_not = why
+        else:
+            meter.tick(now)
         wdt.feed()
         due = ticks_add(due, board.TICK_MS)
         if ticks_diff(now, due) > board.TICK_MS:  # fell behind: don't burst
