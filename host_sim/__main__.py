@@ -12,6 +12,26 @@ from .frontend import BoardError, load_board
 from .waveforms import RecordingError, load_recording
 
 
+def _writable_file(path: str) -> Path:
+    p = Path(path)
+    if p.is_dir():
+        raise OutputError(f"{path}: is a folder, expected a file to write")
+    if not p.parent.is_dir():
+        raise OutputError(f"{path}: folder {p.parent} does not exist")
+    return p
+
+
+def _writable_dir(path: str) -> Path:
+    p = Path(path)
+    if p.exists() and not p.is_dir():
+        raise OutputError(f"{path}: exists and is not a folder")
+    return p
+
+
+class OutputError(ValueError):
+    pass
+
+
 def _fail(msg: str) -> int:
     print(f"error: {msg}", file=sys.stderr)
     return 2
@@ -40,8 +60,9 @@ def cmd_calibrate(a: argparse.Namespace) -> int:
     from .calibrate import calibrate
 
     board = load_board(a.board)
+    out = _writable_file(a.out)  # refuse before minutes of work, not after
     res = calibrate(board)
-    Path(a.out).write_text(res.calibration.to_json())
+    out.write_text(res.calibration.to_json())
     for s in res.steps:
         print(f"  {s.name:7s} {s.condition:28s} {s.measured:22s} -> {s.result}")
     print(f"wrote {a.out}")
@@ -53,10 +74,11 @@ def cmd_accuracy(a: argparse.Namespace) -> int:
     from .replay import resolve_board
 
     board, cal = resolve_board(a.board, a.calibration)
+    report = _writable_dir(a.report)
     points = run_table(board, cal)
     print(f"IEC 62053-21 table, board {board.name} (limits: half of class 1)")
     print(format_table(points))
-    written = write_report(points, board, Path(a.report))
+    written = write_report(points, board, report)
     print(f"report: {', '.join(str(p) for p in written)}")
     bad = [p for p in points if not p.ok]
     print(f"{len(points) - len(bad)} of {len(points)} points within the project limit")
@@ -102,8 +124,10 @@ def main(argv: list[str] | None = None) -> int:
         return a.fn(a)
     except (RecordingError, BoardError, fw_cal.CalibrationError) as e:
         return _fail(str(e))
-    except ValueError as e:  # CalibrationRefused and friends: one line, no traceback
+    except ValueError as e:  # CalibrationRefused, OutputError: one line, no traceback
         return _fail(str(e))
+    except OSError as e:  # e.g. a disk that fills while writing a report
+        return _fail(f"{e.filename or ''}: {e.strerror or e}")
 
 
 if __name__ == "__main__":

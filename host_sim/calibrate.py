@@ -118,6 +118,13 @@ def _configure(bench: Bench, values: dict) -> None:
     chip.write(regs.MODE, METER_MODE)
 
 
+def cfden_for(dfc_at_ib_hz: float, imp_per_kwh: float, p_ib_w: float) -> int:
+    """Datasheet: CFDEN = round(CF nominal at Ib / CF expected at Ib) - 1, where
+    CF nominal is the DFC rate (AENERGY LSB/s) and CF expected = imp/Wh x W / 3600."""
+    cf_expected = imp_per_kwh / 1000.0 * p_ib_w / 3600.0
+    return int(round(dfc_at_ib_hz / cf_expected)) - 1
+
+
 def design_cfden(ideal_bench: Bench, board: Board, halfcycles: int) -> tuple[int, float]:
     """CFDEN for the design (same for every board): from the error-free twin."""
     values = _start_values(board, cfden=0x3F)
@@ -125,8 +132,10 @@ def design_cfden(ideal_bench: Bench, board: Board, halfcycles: int) -> tuple[int
     ideal_bench.set_source(board.un_v, board.ib_a, 0.0, board.fn_hz)
     lsb = _line_cycle_lsb(ideal_bench, halfcycles, board.fn_hz)
     rate = lsb / (halfcycles / 2 / board.fn_hz)  # DFC at Ib, LSB/s
-    cf_expected = board.meter_constant_imp_per_kwh * board.un_v * board.ib_a / 3.6e6
-    return int(round(rate / cf_expected)) - 1, rate
+    if rate < 1.0:
+        raise CalibrationRefused(
+            f"the design registers no energy at Un, Ib ({rate:.3f} LSB/s): check the board's ratios and PGA")
+    return cfden_for(rate, board.meter_constant_imp_per_kwh, board.un_v * board.ib_a), rate
 
 
 def _start_values(board: Board, cfden: int) -> dict:
@@ -160,14 +169,19 @@ def calibrate(board: Board, bench: Bench | None = None, *, halfcycles: int = 100
         exp = expected_lsb(v, i, phi, hc)
         return got / exp - 1.0, got - exp
 
+    def gain_step(name: str) -> None:
+        # WGAIN scales what is there: correct relative to the value in force
+        e, _ = error(un, ib, 0.0, halfcycles)
+        old = values["wgain"]
+        wgain = int(round(((1.0 + old / 4096) / (1.0 + e) - 1.0) * 4096))
+        if not -2048 <= wgain <= 2047 or abs(e) > 0.5:
+            raise CalibrationRefused(f"gain error {e * 100:+.1f} % at Ib is beyond WGAIN's ±50 % range")
+        values["wgain"] = wgain
+        bench.chip.write(regs.WGAIN, wgain)
+        steps.append(Step(name, "Un, Ib, PF 1", f"error {e * 100:+.3f} %", f"WGAIN = {wgain}"))
+
     # 1. gain at Ib, PF 1
-    e, _ = error(un, ib, 0.0, halfcycles)
-    wgain = int(round((1.0 / (1.0 + e) - 1.0) * 4096))
-    if not -2048 <= wgain <= 2047 or abs(e) > 0.5:
-        raise CalibrationRefused(f"gain error {e * 100:+.1f} % at Ib is beyond WGAIN's ±50 % range")
-    values["wgain"] = wgain
-    bench.chip.write(regs.WGAIN, wgain)
-    steps.append(Step("gain", "Un, Ib, PF 1", f"error {e * 100:+.3f} %", f"WGAIN = {wgain}"))
+    gain_step("gain")
 
     # 2. offset at a low current, PF 1 (a long accumulation: few LSB per second)
     i_low = 0.05 * ib
@@ -180,6 +194,8 @@ def calibrate(board: Board, bench: Bench | None = None, *, halfcycles: int = 100
     values["apos"] = apos
     bench.chip.write(regs.APOS, apos)
     steps.append(Step("offset", "Un, 0.05 Ib, PF 1", f"error {e * 100:+.3f} %", f"APOS = {apos}"))
+    if apos:
+        gain_step("gain 2")  # the first gain step also absorbed the offset at Ib
 
     # 3. phase at Ib, PF 0.5 inductive
     e, _ = error(un, ib, 60.0, halfcycles)

@@ -46,6 +46,9 @@ class Board:
     current: Channel
     clamp_v: float = 1.0  # input protection clamps the pins beyond this
     seed: int = 0
+    # fraction of the voltage-pin signal coupled into the current pin (PCB
+    # crosstalk): an in-phase power offset that only APOS calibration removes
+    crosstalk_v_to_i: float = 0.0
     source: str = field(default="", compare=False)
 
     def ideal(self) -> "Board":
@@ -56,7 +59,7 @@ class Board:
             meter_constant_imp_per_kwh=self.meter_constant_imp_per_kwh,
             ch1_pga=self.ch1_pga, ch2_pga=self.ch2_pga,
             voltage=Channel(self.voltage.ratio), current=Channel(self.current.ratio),
-            clamp_v=self.clamp_v, seed=self.seed, source=self.source,
+            clamp_v=self.clamp_v, seed=self.seed, crosstalk_v_to_i=0.0, source=self.source,
         )
 
     def gain_code(self) -> int:
@@ -72,7 +75,7 @@ class Board:
             "ch1_pga": self.ch1_pga, "ch2_pga": self.ch2_pga,
             "voltage": {f.name: getattr(self.voltage, f.name) for f in fields(Channel)},
             "current": {f.name: getattr(self.current, f.name) for f in fields(Channel)},
-            "clamp_v": self.clamp_v, "seed": self.seed,
+            "clamp_v": self.clamp_v, "seed": self.seed, "crosstalk_v_to_i": self.crosstalk_v_to_i,
         }
         return json.dumps(d, indent=2) + "\n"
 
@@ -121,7 +124,7 @@ def load_board(path: str | Path) -> Board:
         raise BoardError(f"{path}: must be a JSON object")
     w = str(path)
     known = {"name", "clkin_hz", "un_v", "ib_a", "imax_a", "fn_hz", "meter_constant_imp_per_kwh",
-             "ch1_pga", "ch2_pga", "voltage", "current", "clamp_v", "seed", "comment"}
+             "ch1_pga", "ch2_pga", "voltage", "current", "clamp_v", "seed", "crosstalk_v_to_i", "comment"}
     for k in d:
         if k not in known:
             raise BoardError(f"{w}: unknown key '{k}'")
@@ -145,6 +148,7 @@ def load_board(path: str | Path) -> Board:
         current=_channel(d["current"], f"{w}: current"),
         clamp_v=_num(d, "clamp_v", w, 0.5, 10, 1.0),
         seed=int(_num(d, "seed", w, 0, 2**31, 0)),
+        crosstalk_v_to_i=_num(d, "crosstalk_v_to_i", w, -0.01, 0.01, 0.0),
         source=w,
     )
 
@@ -192,7 +196,7 @@ class FrontEnd:
         v = voltage_v / b.voltage.ratio * (1.0 + b.voltage.gain_error)
         i = current_a / b.current.ratio * (1.0 + b.current.gain_error)
         v = self._v_delay(v, fs_hz) + b.voltage.offset_v
-        i = self._i_delay(i, fs_hz) + b.current.offset_v
+        i = self._i_delay(i, fs_hz) + b.current.offset_v + b.crosstalk_v_to_i * v
         if b.voltage.noise_v_rms:
             v = v + self._rng.normal(0.0, b.voltage.noise_v_rms, v.size)
         if b.current.noise_v_rms:
@@ -203,7 +207,8 @@ class FrontEnd:
 def random_board(seed: int, base: Board) -> Board:
     """A board from the same design with random manufacturing errors (seeded):
     gains within ±5 %, relative phase inside PHCAL's range with margin, pin
-    offsets of a few mV, ADC noise of tens of µV."""
+    offsets of a few mV, ADC noise of tens of µV, V-to-I crosstalk up to 1e-5
+    (a power offset of up to ~1 W, 1.8 % at 0.05 Ib before calibration)."""
     rng = np.random.default_rng(seed)
     return Board(
         name=f"{base.name}-random-{seed}", clkin_hz=base.clkin_hz, un_v=base.un_v, ib_a=base.ib_a,
@@ -217,5 +222,6 @@ def random_board(seed: int, base: Board) -> Board:
                         phase_error_deg=float(rng.uniform(-1.2, 0.5)),
                         offset_v=float(rng.uniform(-0.001, 0.001)),
                         noise_v_rms=float(rng.uniform(5e-6, 4e-5))),
-        clamp_v=base.clamp_v, seed=seed, source=f"random_board({seed})",
+        clamp_v=base.clamp_v, seed=seed, crosstalk_v_to_i=float(rng.uniform(-1e-5, 1e-5)),
+        source=f"random_board({seed})",
     )

@@ -132,3 +132,25 @@ def test_real_appliance_recordings(default, path):
 
 def test_pf_cases_cover_the_table():
     assert [c[0] for c in PF_CASES] == ["1", "0.5i", "0.8c"]
+
+
+def test_cfden_for_the_datasheet_worked_example():
+    from host_sim.calibrate import cfden_for
+
+    # 3200 imp/kWh, 220 V x 10 A, CF nominal (DFC) at Ib 958 Hz -> CFDEN 489
+    assert cfden_for(958.0, 3200, 2200.0) == 489
+
+
+def test_offset_calibration_removes_a_power_offset():
+    base = load_board(BOARDS_DIR / "ideal.json")
+    board = type(base)(**{**base.__dict__, "crosstalk_v_to_i": 2e-5})  # ~1.9 W offset
+    res = calibrate(board)
+    cal = res.calibration
+    assert cal.apos < 0  # a positive offset needs a negative APOS
+    low = 0.05 * board.ib_a
+    assert abs(measure(board, cal, low, 1.0, True)) < 0.1
+    import calibration as fw_cal
+
+    no_apos = fw_cal.make({**cal.as_dict(), "apos": 0})
+    assert measure(board, no_apos, low, 1.0, True) > 1.0  # the offset is real without APOS
+    assert [s.name for s in res.steps][:4] == ["design", "gain", "offset", "gain 2"]

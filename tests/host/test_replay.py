@@ -92,3 +92,32 @@ def test_two_second_replay_at_005_ib_can_be_judged(ideal):
     num, den = cal.lsb_per_kwh()
     assert den * 1e6 / num < 1.0  # mWh per AENERGY LSB
     assert r.error_pct is not None and abs(r.error_pct) < 0.75, r
+
+
+def test_cli_calibrate_then_replay_with_that_board(run_cli, tmp_path):
+    cal = tmp_path / "cal.json"
+    p = run_cli("calibrate", "--board", "host_sim/boards/default.json", "--out", str(cal))
+    assert p.returncode == 0, p.stderr
+    assert cal.read_text() == (BOARDS_DIR / "default.cal.json").read_text()  # reproducible
+    p = run_cli("replay", "host_sim/recordings/inductive_pf05.cfg", "--board", "host_sim/boards/default.json",
+                "--calibration", str(cal), "--json")
+    assert p.returncode == 0, p.stderr
+    out = json.loads(p.stdout)
+    assert abs(out["error_pct"]) < 0.5 and out["pf"] == pytest.approx(0.5, abs=0.01)
+
+
+def test_cli_bad_board_calibration_and_outputs(run_cli, tmp_path):
+    (tmp_path / "b.json").write_text('{"un_v": 220}')
+    (tmp_path / "c.json").write_text('{"version": 1, "crc32": 5}')
+    cases = [
+        (("replay", "host_sim/recordings/resistive_ib.cfg", "--board", str(tmp_path / "b.json")), "b.json"),
+        (("replay", "host_sim/recordings/resistive_ib.cfg", "--calibration", str(tmp_path / "c.json")), "c.json"),
+        (("replay", "host_sim/recordings/resistive_ib.cfg", "--board", str(tmp_path / "none.json")), "none.json"),
+        (("calibrate", "--board", "host_sim/boards/default.json", "--out", str(tmp_path)), "folder"),
+        (("accuracy", "--report", str(tmp_path / "b.json")), "not a folder"),
+    ]
+    for args, word in cases:
+        p = run_cli(*args)
+        assert p.returncode == 2, (args, p.stderr)
+        assert len(p.stderr.strip().splitlines()) == 1 and word in p.stderr, (args, p.stderr)
+        assert "Traceback" not in p.stderr
