@@ -62,7 +62,8 @@ def load_calibration(path: Path) -> fw_cal.Calibration:
 def replay(rec: Recording, board: Board, cal: fw_cal.Calibration, *,
            tick_ms: int = fw_board.TICK_MS, warmup_s: float = 1.0, flush_s: float = 0.05) -> ReplayResult:
     sim = SimBoard(board)
-    meter = Meter(sim.model.spi, sim.model.cs, cal, int(board.clkin_hz))
+    meter = Meter(sim.model.spi, sim.model.cs, cal, int(board.clkin_hz),
+                  ib_ma=int(round(board.ib_a * 1000)), un_mv=int(round(board.un_v * 1000)))
     if not meter.start(sim.ticks_ms()):
         raise RuntimeError(f"simulated ADE7753 did not start: {meter.events[-1][2]}")
     fs = rec.fs_hz
