@@ -4,7 +4,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from host_sim.accuracy import PF_CASES, class1_limit_pct, measure, run_table
+from host_sim.accuracy import class1_limit_pct, measure, run_table
 from host_sim.calibrate import CalibrationRefused, calibrate
 from host_sim.frontend import BOARDS_DIR, Channel, load_board, random_board
 from host_sim.replay import load_calibration, replay
@@ -128,10 +128,6 @@ def test_real_appliance_recordings(default, path):
     i_rms = float(np.sqrt(np.mean(rec.current_a ** 2)))
     limit = class1_limit_pct(i_rms / board.ib_a, "1") / 2 if i_rms >= 0.05 * board.ib_a else 2.0
     assert r.error_pct is not None and abs(r.error_pct) <= limit, (path.stem, i_rms, r.error_pct)
-
-
-def test_pf_cases_cover_the_table():
-    assert [c[0] for c in PF_CASES] == ["1", "0.5i", "0.8c"]
 
 
 def test_cfden_for_the_datasheet_worked_example():
