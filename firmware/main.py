@@ -65,9 +65,9 @@ def run(max_ticks=-1, ticks_ms=None, sleep_ms=None, cal_path=board.CALIBRATION_F
             continue
         if meter is None:
             meter, why = _try_boot(now, cal_path)
-            if why != why_not:
+            if why is not None and why != why_not:
                 print(why)  # the console will show this; for now the REPL does
-                why_not = why
+            why_not = why
         else:
             meter.tick(now)
         wdt.feed()

@@ -64,6 +64,7 @@ def test_main_does_not_meter_on_a_corrupt_or_missing_calibration(tmp_path, monke
         (tmp_path / "calibration.json").write_text((BOARDS_DIR / "ideal.cal.json").read_text())
         meter = main.run(max_ticks=2, ticks_ms=sim.ticks_ms, sleep_ms=sleep_ms)
         assert meter is not None and meter.started
+        assert capsys.readouterr().out == ""  # a healthy boot prints nothing
     finally:
         machine.attach_board(None)
 
