@@ -13,7 +13,7 @@ MPYPATH := firmware:tests/fw:.frozen
 FIRMWARE := $(wildcard firmware/*.py)
 PORT ?= /dev/ttyUSB0
 
-.PHONY: sim test test-py test-mpy compile typecheck bench flash clean
+.PHONY: sim test test-py test-mpy compile typecheck bench flash mutate clean
 
 $(STAMP): requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -51,12 +51,7 @@ bench: $(STAMP) compile
 	$(PY) -m tools.bench
 
 flash: compile
-	@for f in build/xtensawin/*.mpy; do \
-	  case $$f in */main.mpy) continue;; esac; \
-	  $(VENV)/bin/mpremote connect $(PORT) cp $$f :; \
-	done
-	$(VENV)/bin/mpremote connect $(PORT) cp firmware/main.py :main.py
-	@echo "copy the board's calibration: mpremote connect $(PORT) cp CAL.json :calibration.json"
+	$(PY) -m tools.flash --port $(PORT) $(if $(CAL),--cal $(CAL))
 
 clean:
 	rm -rf build reports

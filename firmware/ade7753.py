@@ -249,6 +249,22 @@ class ADE7753:
             "ADE7753 write 0x%02X: read-back differed %d times" % (addr, _WRITE_RETRIES)
         )
 
+    def read_status_and_clear(self):
+        """Pending interrupt flags, then clear them, losing none to bus noise.
+
+        STATUS is read first (non-destructive, so its CHKSUM retry is safe);
+        then RSTSTATUS is read exactly once to clear the flags, and, if that one
+        transfer passes CHKSUM, flags raised between the two reads are added.
+        Retrying RSTSTATUS instead would return 0 and lose AEOF or SAG.
+        """
+        flags = self.read_raw(STATUS)
+        raw = self._xfer_read(RSTSTATUS, 2)
+        if self._xfer_read(CHKSUM, 1) & 0x3F == _ones(raw):
+            flags |= raw
+        else:
+            self.checksum_errors += 1
+        return flags
+
     # --- chip-level operations --------------------------------------------
     def software_reset(self):
         """Reset every register to its default and wait for STATUS.RESET."""

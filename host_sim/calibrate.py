@@ -16,7 +16,7 @@ import numpy as np
 
 import ade7753 as regs  # firmware driver
 import calibration as fw_cal
-from metrology import METER_MODE
+from ade7753_source import METER_MODE
 
 from .frontend import Board
 from .simboard import SimBoard

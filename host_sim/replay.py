@@ -2,7 +2,8 @@
 
 The firmware's Meter is built exactly as on the device, against the ADE7753
 model's SPI bus, and ticks every board.TICK_MS of recording time. Before the
-recording starts, its first mains cycle is repeated for `warmup_s` so that the
+recording starts, its first mains cycle is repeated for `warmup_s` (10 s: the
+no-load cut-off window has decided, and metering runs) so that the
 chip's filters have settled as on a meter that has been running; what the
 registers gain during the recording itself is the result. After the last
 sample the supply and load go quiet for `flush_s`, so the energy still inside
@@ -60,19 +61,23 @@ def load_calibration(path: Path) -> fw_cal.Calibration:
 
 
 def replay(rec: Recording, board: Board, cal: fw_cal.Calibration, *,
-           tick_ms: int = fw_board.TICK_MS, warmup_s: float = 1.0, flush_s: float = 0.05) -> ReplayResult:
+           tick_ms: int = fw_board.TICK_MS, warmup_s: float = 10.0, flush_s: float = 0.05) -> ReplayResult:
     sim = SimBoard(board)
     meter = Meter(sim.model.spi, sim.model.cs, cal, int(board.clkin_hz),
                   ib_ma=int(round(board.ib_a * 1000)), un_mv=int(round(board.un_v * 1000)))
     if not meter.start(sim.ticks_ms()):
-        raise RuntimeError(f"simulated ADE7753 did not start: {meter.events[-1][2]}")
+        raise RuntimeError(f"simulated ADE7753 did not start: {meter.events.newest()}")
     fs = rec.fs_hz
     ticks = 0
     if warmup_s > 0:
         cycle = max(1, int(round(fs / board.fn_hz)))
         reps = max(1, int(math.ceil(warmup_s * fs / cycle)))
-        sim.feed(np.tile(rec.voltage_v[:cycle], reps), np.tile(rec.current_a[:cycle], reps), fs)
-        meter.tick(sim.ticks_ms())
+        v_warm = np.tile(rec.voltage_v[:cycle], reps)
+        i_warm = np.tile(rec.current_a[:cycle], reps)
+        step = max(1, int(round(fs * tick_ms / 1000.0)))
+        for a in range(0, v_warm.size, step):  # ticking, so the cut-off window
+            sim.feed(v_warm[a:a + step], i_warm[a:a + step], fs)  # has decided
+            meter.tick(sim.ticks_ms())
     m = meter.metrology
     imp0, exp0 = m.energy_import.micro_wh(), m.energy_export.micro_wh()
     per_tick = fs * tick_ms / 1000.0
@@ -101,7 +106,7 @@ def replay(rec: Recording, board: Board, cal: fw_cal.Calibration, *,
     return ReplayResult(
         seconds=rec.seconds, import_wh=imp, export_wh=exp, vrms_v=vrms, irms_a=irms,
         power_w=power, pf=pf, frequency_hz=freq, true_wh=true_wh,
-        error_pct=err, ticks=ticks, missed_intervals=m.missed_intervals, chip_resets=m.chip_resets)
+        error_pct=err, ticks=ticks, missed_intervals=meter.missed_intervals, chip_resets=meter.chip_resets)
 
 
 def resolve_board(board_path: str | None, cal_path: str | None) -> tuple[Board, fw_cal.Calibration]:

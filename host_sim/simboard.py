@@ -27,6 +27,35 @@ class _Pin:
         return None
 
 
+class SimRTC:
+    """The ESP32's RTC on the virtual clock: runs while the board is powered
+    (across resets), reads 2000-01-01 once the time is lost (power cut)."""
+
+    def __init__(self, board: "SimBoard") -> None:
+        self._board = board
+        self._base: tuple[int, int] | None = None  # (wall ms, board ms) when set
+
+    def set(self, dt: tuple) -> None:
+        import clock as fw_clock
+
+        day = fw_clock.days_from_civil(dt[0], dt[1], dt[2])
+        wall_ms = (day * 86400 + dt[4] * 3600 + dt[5] * 60 + dt[6]) * 1000
+        self._base = (wall_ms, self._board.time_ms)
+
+    def lose(self) -> None:
+        self._base = None
+
+    def get(self) -> tuple:
+        import clock as fw_clock
+
+        if self._base is None:
+            return (2000, 1, 1, 5, 0, 0, 0, 0)
+        wall_s = (self._base[0] + self._board.time_ms - self._base[1]) // 1000
+        day, sod = divmod(wall_s, 86400)
+        y, m, d = fw_clock.civil_from_days(day)
+        return (y, m, d, fw_clock.weekday(day), sod // 3600, sod // 60 % 60, sod % 60, 0)
+
+
 class SimBoard:
     def __init__(self, board: Board) -> None:
         self.board = board
@@ -35,6 +64,8 @@ class SimBoard:
         self.time_ms = 0  # virtual clock, advanced by feed()
         self._samples = 0.0
         self._pins: dict[int, _Pin] = {}
+        self.rtc = SimRTC(self)
+        self.pin(fw_board.PIN_BUTTON).value(1)  # pulled up: not pressed
 
     # --- what the fake machine module asks for -------------------------
     def spi_bus(self, spi_id: int, *, baudrate: int, polarity: int, phase: int):
@@ -55,4 +86,9 @@ class SimBoard:
         ch1, ch2 = self.frontend.pins(voltage_v, current_a, fs_hz)
         self.model.feed(ch1, ch2, fs_hz)
         self._samples += voltage_v.size * 1000.0 / fs_hz
+        self.time_ms = int(round(self._samples))
+
+    def idle(self, ms: int) -> None:
+        """Let time pass with nothing fed to the chip (no supply change)."""
+        self._samples += ms
         self.time_ms = int(round(self._samples))

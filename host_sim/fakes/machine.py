@@ -82,22 +82,76 @@ class SPI:
         pass
 
 
+PWRON_RESET = 1
+HARD_RESET = 2
+WDT_RESET = 3
+DEEPSLEEP_RESET = 4
+SOFT_RESET = 5
+
+_reset_cause = PWRON_RESET
+
+
+class DeviceReset(BaseException):
+    """The board resets: raised through the firmware (never caught by its
+    `except Exception` guards) to the simulator, which boots it again."""
+
+    def __init__(self, cause: int, why: str) -> None:
+        super().__init__(why)
+        self.cause = cause
+
+
+def set_reset_cause(cause: int) -> None:
+    global _reset_cause
+    _reset_cause = cause
+
+
+def reset_cause() -> int:
+    return _reset_cause
+
+
 class WDT:
-    """Watchdog: counts feeds; the simulator checks it is fed in time."""
+    """Watchdog in virtual time: counts feeds; with a simulated board attached,
+    `check()` (the simulator calls it as time passes) resets the board when
+    the firmware has not fed it within the timeout, as the real one does."""
 
     last: "WDT | None" = None
 
     def __init__(self, id: int = 0, timeout: int = 5000) -> None:
         self.timeout = timeout
         self.feeds = 0
+        self.last_feed_ms = _board.time_ms if _board is not None else 0
         WDT.last = self
 
     def feed(self) -> None:
         self.feeds += 1
+        if _board is not None:
+            self.last_feed_ms = _board.time_ms
+
+    def check(self, now_ms: int) -> None:
+        if now_ms - self.last_feed_ms > self.timeout:
+            raise DeviceReset(WDT_RESET, f"watchdog: not fed for {now_ms - self.last_feed_ms} ms")
 
 
 def reset() -> None:
-    raise SystemExit("machine.reset()")
+    raise DeviceReset(SOFT_RESET, "machine.reset()")
+
+
+class RTC:
+    """The ESP32 RTC: keeps time across resets, loses it on a power cut.
+    With a simulated board attached it is the board's `rtc` (host_sim.simboard.SimRTC)."""
+
+    def __init__(self) -> None:
+        self._board = _board
+
+    def datetime(self, dt: tuple | None = None) -> tuple:
+        if self._board is None or getattr(self._board, "rtc", None) is None:
+            if dt is not None:
+                return dt
+            return (2000, 1, 1, 5, 0, 0, 0, 0)
+        if dt is not None:
+            self._board.rtc.set(dt)
+            return dt
+        return self._board.rtc.get()
 
 
 def unique_id() -> bytes:

@@ -1,9 +1,9 @@
 """Shared set-ups for the firmware lane."""
 import calibration
+from clock import Clock
+from events import EventLog
 from image_chip import ImageChip
-from metrology import Metrology
-
-import ade7753
+from meter import Meter
 
 
 def design_cal(**over):
@@ -19,10 +19,35 @@ def design_cal(**over):
     return calibration.make(v)
 
 
+class ManualClock:
+    """ticks_ms for a Clock under a test's control."""
+
+    def __init__(self, ms=0):
+        self.ms = ms
+
+    def __call__(self):
+        return self.ms
+
+
+def new_meter(chip=None, cal=None):
+    """(image chip, Meter) on its own event log; not started."""
+    chip = chip or ImageChip()
+    ev = EventLog(Clock(ManualClock()))
+    return chip, Meter(chip, chip, cal or design_cal(), 3579545, events=ev)
+
+
 def started(cal=None, now_ms=0):
-    """(image chip, driver, metrology) after a normal start."""
-    chip = ImageChip()
-    drv = ade7753.ADE7753(chip, chip, 3579545)
-    m = Metrology(drv, cal or design_cal(), 10_000, 220_000)
-    m.start(now_ms)
-    return chip, drv, m
+    """(image chip, driver, meter) after a normal (cold) start."""
+    chip, mt = new_meter(None, cal)
+    assert mt.start(now_ms)
+    return chip, mt.chip, mt
+
+
+def lsb_total(reg):
+    """An energy register's content in units of 1/num kWh (LSB x den)."""
+    return reg.kwh * reg.num + reg.frac
+
+
+def kinds(events):
+    """Event kinds, oldest first."""
+    return [e[2] for e in events.entries()]

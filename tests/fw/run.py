@@ -4,6 +4,7 @@ Runs every test_* function of every tests/fw/test_*.py module and ends with the
 line 'N passed, N failed, N skipped'. Exit status 1 if anything failed.
 Usage: micropython tests/fw/run.py   (MICROPYPATH=firmware:tests/fw:.frozen)
 """
+import gc
 import os
 import sys
 
@@ -15,6 +16,7 @@ def main():
     names = sorted(n[:-3] for n in os.listdir(here) if n.startswith("test_") and n.endswith(".py"))
     passed = failed = skipped = 0
     for name in names:
+        gc.collect()
         mod = __import__(name)
         for attr in sorted(dir(mod)):
             if not attr.startswith("test_"):
@@ -32,6 +34,7 @@ def main():
             else:
                 passed += 1
                 print("ok   %s.%s" % (name, attr))
+        del sys.modules[name]  # keep the heap for the next module
     print("%d passed, %d failed, %d skipped" % (passed, failed, skipped))
     sys.exit(1 if failed else 0)
 

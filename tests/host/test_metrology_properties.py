@@ -1,7 +1,7 @@
 """Metrology properties under hypothesis (CPython side of the same firmware code)."""
 import ade7753
 import metrology
-from fixtures import design_cal, started
+from fixtures import design_cal, lsb_total, started
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from ticks import ticks_add, ticks_diff
@@ -13,10 +13,11 @@ NUM, DEN = CAL.lsb_per_kwh()
 
 # (ms since the previous poll, AENERGY LSB gained meanwhile): any schedule that
 # keeps each step inside the overflow budget (|step| < 2**23, poll < 200 s) and
-# above the no-load cut-off (>= 40 LSB/s here, the cut-off is ~3 LSB/s).
+# above the no-load cut-off (>= 40 LSB/s here, the cut-off is ~3 LSB/s), and
+# starts with 16 LSB so the cut-off window has its evidence at once.
 steps = st.lists(
     st.integers(1, 200_000).flatmap(
-        lambda dt: st.tuples(st.just(dt), st.integers(max(1, dt * 40 // 1000), min((1 << 23) - 1, dt * 40)))),
+        lambda dt: st.tuples(st.just(dt), st.integers(max(16, dt * 40 // 1000), max(16, min((1 << 23) - 1, dt * 40))))),
     min_size=1, max_size=60)
 
 
@@ -25,17 +26,17 @@ def _run(schedule, start_ms=0, start_raw=0):
     chip.set(ade7753.AENERGY, start_raw)
     m.tick(ticks_add(start_ms, 1))
     now = ticks_add(start_ms, 1)
-    base = (m.energy_import.kwh, m.energy_import.frac)
-    last = m.energy_import.micro_wh()
+    reg = m.metrology.energy_import
+    base = lsb_total(reg)
+    last = reg.micro_wh()
     for dt, lsb in schedule:
         chip.add_energy(lsb)
         now = ticks_add(now, dt)
         m.tick(now)
-        v = m.energy_import.micro_wh()
+        v = reg.micro_wh()
         assert v >= last  # import never decreases
         last = v
-    gained = (m.energy_import.kwh - base[0]) * NUM + m.energy_import.frac - base[1]
-    return m, gained
+    return m, lsb_total(reg) - base
 
 
 @settings(max_examples=60, deadline=None)
@@ -45,25 +46,59 @@ def test_any_schedule_registers_exactly_what_the_chip_counted(schedule, start_ra
     # ticks_ms (so the 2**30 ms wrap of the device clock happens too)
     m, gained = _run(schedule, start_ms, start_raw)
     assert gained == sum(lsb for _, lsb in schedule) * DEN
-    assert m.missed_intervals == 0 and m.withheld_lsb == 0
+    assert m.missed_intervals == 0 and m.metrology.withheld_lsb == 0
 
 
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.integers(-59_000, 59_000), min_size=1, max_size=80))  # plausible in 1 s
 def test_import_and_export_are_the_positive_and_negative_parts(deltas):
     chip, drv, m = started(CAL)
-    now = 0
+    chip.add_energy(20)  # a running start: then every 1 s step books at once
+    m.tick(500)
+    now = 500
     for d in deltas:
         chip.add_energy(d)
         now += 1000
         m.tick(now)
-    # 1 s polls: every |delta| >= 4 LSB is above the cut-off; smaller ones are withheld
-    kept = [d for d in deltas if abs(d) * m._cutoff_ms_per_lsb >= 1000]
-    imp = m.energy_import.kwh * NUM + m.energy_import.frac
-    exp = m.energy_export.kwh * NUM + m.energy_export.frac
-    assert imp == sum(d for d in kept if d > 0) * DEN
-    assert exp == sum(-d for d in kept if d < 0) * DEN
-    assert m.withheld_lsb == sum(abs(d) for d in deltas if abs(d) * m._cutoff_ms_per_lsb < 1000)
+    mt = m.metrology
+    # while running, a step books at once; a 10 s window whose net is below
+    # the cut-off (3.1 LSB/s here, written out: 0.02 A x 220 V) stops it
+    cut_lsb_per_s = 0.02 * 220 * NUM / DEN / 3.6e6
+    running = True
+    win, win_ms = 20, 500
+    imp = 20
+    exp = 0
+    pending = 0
+    pend_ms = 0
+    withheld = 0
+    for d in deltas:
+        if running:
+            if d > 0:
+                imp += d
+            else:
+                exp -= d
+            win += d
+            win_ms += 1000
+            if win_ms >= 10_000:
+                if abs(win) * 1000 < cut_lsb_per_s * win_ms * 0.999:
+                    running = False
+                win, win_ms = 0, 0
+        else:
+            pending += d
+            pend_ms += 1000
+            if abs(pending) >= 16 and abs(pending) * 1000 >= cut_lsb_per_s * pend_ms * 1.001:
+                if pending > 0:
+                    imp += pending
+                else:
+                    exp -= pending
+                running = True
+                pending, pend_ms = 0, 0
+            elif pend_ms >= 10_000:
+                withheld += abs(pending)
+                pending, pend_ms = 0, 0
+    assert lsb_total(mt.energy_import) == imp * DEN
+    assert lsb_total(mt.energy_export) == exp * DEN
+    assert mt.withheld_lsb == withheld
 
 
 @given(st.integers(0, TICKS_PERIOD - 1), st.integers(-(1 << 28), (1 << 28)))

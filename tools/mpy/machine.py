@@ -1,12 +1,20 @@
 """A MicroPython-compatible stand-in for `machine` (unix port; never deployed).
 
 On the unix port a machine.py on MICROPYPATH overrides the built-in module, so
-firmware/main.py can build its real object graph against a register-image
-ADE7753 (tests/fw/image_chip.py). Used by tools/mpy/main_run.py.
+firmware/app.py builds its real object graph (hardware.py) against a
+register-image ADE7753 (tests/fw/image_chip.py). Used by tools/mpy/main_run.py.
 """
 import board
 
-CHIP = None  # the image chip main.py's SPI bus and chip select talk to
+CHIP = None  # the image chip the SPI bus and chip select talk to
+BUTTON_LEVEL = 1  # the service button: 1 = released (pulled up)
+
+PWRON_RESET = 1
+HARD_RESET = 2
+WDT_RESET = 3
+DEEPSLEEP_RESET = 4
+SOFT_RESET = 5
+RESET_CAUSE = PWRON_RESET
 
 
 class Pin:
@@ -23,6 +31,8 @@ class Pin:
     def value(self, v=None):
         if self.id == board.PIN_CS:
             return CHIP.value(v)
+        if self.id == board.PIN_BUTTON and v is None:
+            return BUTTON_LEVEL
         if v is None:
             return self._v
         self._v = 1 if v else 0
@@ -51,3 +61,20 @@ class WDT:
 
     def feed(self):
         WDT.feeds += 1
+
+
+class RTC:
+    now = (2026, 3, 1, 6, 8, 0, 0, 0)
+
+    def datetime(self, dt=None):
+        if dt is not None:
+            RTC.now = dt
+        return RTC.now
+
+
+def reset_cause():
+    return RESET_CAUSE
+
+
+def reset():
+    raise SystemExit("machine.reset()")

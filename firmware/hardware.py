@@ -1,0 +1,77 @@
+"""The one wiring function: every machine object the meter uses, built from
+board.py. Nothing else in the firmware constructs hardware (color_setup.py in
+nano-gui is the model). The simulator passes its virtual clock as ticks_ms and
+sleep_ms; on the device they are MicroPython's own.
+"""
+import time
+
+import board
+import machine
+
+
+class Hardware:
+    def __init__(self, ticks_ms=None, sleep_ms=None):
+        self.ticks_ms = ticks_ms or time.ticks_ms
+        self.sleep_ms = sleep_ms or time.sleep_ms
+        self.button = machine.Pin(board.PIN_BUTTON, machine.Pin.IN, machine.Pin.PULL_UP)
+        self.rtc = machine.RTC()
+        self.wdt = None
+        self.spi = None
+        self.cs = None
+
+    def build_metering_bus(self):
+        """SPI bus and chip select of the ADE7753."""
+        if self.spi is None:
+            self.spi = machine.SPI(
+                board.SPI_ID,
+                baudrate=board.SPI_BAUD,
+                polarity=0,
+                phase=1,  # ADE7753: SPI mode 1
+                sck=machine.Pin(board.PIN_SCK),
+                mosi=machine.Pin(board.PIN_MOSI),
+                miso=machine.Pin(board.PIN_MISO),
+            )
+            self.cs = machine.Pin(board.PIN_CS, machine.Pin.OUT, value=1)
+        return self.spi, self.cs
+
+    def button_held(self):
+        """The service button (active low) held down now, debounced over 30 ms."""
+        n = 0
+        while n < 3:
+            if self.button.value():
+                return False
+            self.sleep_ms(10)
+            n += 1
+        return True
+
+    def start_watchdog(self):
+        self.wdt = machine.WDT(timeout=board.WDT_TIMEOUT_MS)
+
+    def feed_watchdog(self):
+        if self.wdt is not None:
+            self.wdt.feed()
+
+    def reset_cause(self):
+        """'power_on', 'watchdog', 'soft', 'hard', 'deep_sleep' or 'other'."""
+        c = machine.reset_cause()
+        if c == machine.PWRON_RESET:
+            return "power_on"
+        if c == machine.WDT_RESET:
+            return "watchdog"
+        if c == machine.SOFT_RESET:
+            return "soft"
+        if c == machine.HARD_RESET:
+            return "hard"
+        if c == machine.DEEPSLEEP_RESET:
+            return "deep_sleep"
+        return "other"
+
+    def rtc_datetime(self):
+        return self.rtc.datetime()
+
+    def set_rtc(self, dt):
+        self.rtc.datetime(dt)
+
+    def reset(self):
+        """Reset the board on purpose (the loop saved state and logged why)."""
+        machine.reset()
