@@ -12,7 +12,7 @@ from micropython import const
 from ticks import ticks_diff
 
 _SECONDS_PER_DAY = const(86400)
-_WALL_MIN_DAY = const(9131)  # 2025-01-01: an RTC before this has lost its time
+_WALL_MIN_DAY = const(9132)  # 2025-01-01: an RTC before this has lost its time
 
 
 def days_from_civil(y, m, d):

@@ -66,6 +66,19 @@ def test_starting_current_registers_and_keeps_registering(default):
     assert whole.error_pct is not None and abs(whole.error_pct) < 5.0
 
 
+@pytest.mark.parametrize("fraction_ib", [0.0018, 0.004])
+def test_cutoff_band_over_a_minute_of_replay(default, fraction_ib):
+    # the firmware's no-load cut-off sits at 0.002 Ib: 10 % under it nothing
+    # registers; at the starting current (0.004 Ib) all of it does
+    board, cal = default
+    rec = synthesize(seconds=60.0, fs_hz=2000, v_rms=board.un_v, i_rms=fraction_ib * board.ib_a, pf=1.0)
+    r = replay(rec, board, cal)
+    if fraction_ib < 0.002:
+        assert r.import_wh == 0.0 and r.export_wh == 0.0
+    else:
+        assert r.error_pct is not None and abs(r.error_pct) < 1.0, r.error_pct
+
+
 def test_no_load_at_115_percent_un_registers_at_most_one_pulse(default):
     board, cal = default
     fs, seconds = 2000.0, 600.0
