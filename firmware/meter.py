@@ -124,7 +124,7 @@ class Meter:
             m.energy_import.num, m.energy_import.kwh, m.energy_import.frac,
             m.energy_export.kwh, m.energy_export.frac, self.source.last_raw,
             clock.day if clock.valid else -1, clock.sod)
-        return "%s %d\n" % (body, binascii.crc32(body.encode()) & 0xFFFFFFFF)
+        return "%s %d\n" % (body, binascii.crc32(body.encode()))
 
     def restore_snapshot(self, text, clock):
         """Restore the registers from a snapshot_text(); return its AENERGY
@@ -138,7 +138,7 @@ class Meter:
             v = [int(p) for p in parts[1:]]
         except ValueError:
             raise ValueError("snapshot: non-numeric field")
-        if binascii.crc32(body.encode()) & 0xFFFFFFFF != v[8]:
+        if binascii.crc32(body.encode()) != v[8]:
             raise ValueError("snapshot: crc32 does not match (corrupt record)")
         num, ik, ifr, ek, efr, base, day, sod = v[:8]
         m = self.metrology

@@ -57,6 +57,8 @@ def check_expr(headers: list[tuple[int, int, int]]) -> str:
 
 def plan(port: str, cal: Path | None, build: Path = BUILD, firmware: Path = FIRMWARE) -> list[str]:
     """The mpremote argument list of the single flashing session."""
+    if cal is not None and not cal.is_file():
+        raise FlashError(f"{cal}: calibration file not found")
     modules = sorted(p for p in build.glob("*.mpy") if p.stem != "main")
     if not modules:
         raise FlashError(f"{build}: no compiled firmware (run `make compile`)")
@@ -80,7 +82,7 @@ def plan(port: str, cal: Path | None, build: Path = BUILD, firmware: Path = FIRM
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m tools.flash", description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m tools.flash", description=(__doc__ or "").split("\n\n")[0])
     ap.add_argument("--port", required=True, help="serial port of the board, e.g. /dev/ttyUSB0")
     ap.add_argument("--cal", type=Path, help="calibration JSON to install as calibration.json")
     ap.add_argument("--enter-maintenance", action="store_true",
