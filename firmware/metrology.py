@@ -35,6 +35,14 @@ _MAX_LSB_PER_MS = const(60)
 _PLAUSIBLE_ALL_MS = const(140_000)  # 60 LSB/ms x 140 s > 2**23: any step is possible
 _EVENTS_MAX = const(8)
 _IRQEN = const(0x1042)  # SAG | RESET | ZXTO: raise the IRQ pin for these
+# LSB counters stop here: past it they would be big ints (ESP32 small ints are
+# 31-bit), and a standby load below the cut-off reaches it in ~16 years.
+_COUNT_MAX = const((1 << 30) - 1)
+
+
+def _count_add(total, n):
+    """total + n for a non-negative counter, saturating at _COUNT_MAX."""
+    return total + n if total <= _COUNT_MAX - n else _COUNT_MAX
 
 
 class EnergyRegister:
@@ -208,13 +216,13 @@ class Metrology:
         if dt < 0 or (dt < _PLAUSIBLE_ALL_MS and adelta > _MAX_LSB_PER_MS * dt + 16):
             # More than the chip can count in dt: a corrupted read that passed
             # CHKSUM, never energy. Dropped, logged, and the baseline moves on.
-            self.rejected_lsb += adelta
+            self.rejected_lsb = _count_add(self.rejected_lsb, adelta)
             self._log(now_ms, "implausible_delta", delta)
             return
         self.last_delta_lsb = delta
         self.last_dt_ms = dt
         if adelta < self._cutoff_guard and adelta * self._cutoff_ms_per_lsb < dt:
-            self.withheld_lsb += adelta
+            self.withheld_lsb = _count_add(self.withheld_lsb, adelta)
             return
         if delta > 0:
             self.energy_import.add_lsb(delta)
