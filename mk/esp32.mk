@@ -18,18 +18,28 @@ ESP32_MPY_DIR := build/esp32-mpy
 ESP32_HEAP := 56k
 ESP32_LOOP_TICKS := 200
 
+# Which source the build came from: rewritten only when MPY_SRC names another
+# one, so switching sources rebuilds even if the new files are older.
+ESP32_SRC_ID := build/esp32-source.txt
+$(shell test -e '$(MPY_SRC)' && mkdir -p build && { echo '$(abspath $(MPY_SRC))' | cmp -s - $(ESP32_SRC_ID) || \
+  echo '$(abspath $(MPY_SRC))' > $(ESP32_SRC_ID); })
+
 ifneq ($(wildcard $(MPY_SRC)/py/mpconfig.h),)
 # A source tree: build from it in place (its build output goes to $(ESP32_BUILD)).
 ESP32_SRC_DIR := $(abspath $(MPY_SRC))
 ESP32_SRC_DEPS := $(wildcard $(MPY_SRC)/py/*.[ch] $(MPY_SRC)/py/*.mk $(MPY_SRC)/extmod/*.[ch] \
   $(MPY_SRC)/extmod/*.mk $(MPY_SRC)/shared/*/*.[ch] $(MPY_SRC)/ports/unix/*.[ch] \
   $(MPY_SRC)/ports/unix/Makefile $(MPY_SRC)/ports/unix/*.mk $(MPY_SRC)/ports/unix/variants/*.h)
+else ifeq ($(wildcard $(MPY_SRC)),)
+ESP32_SRC_DEPS := esp32-no-source
+.PHONY: esp32-no-source
+esp32-no-source:
+	@echo "make: MPY_SRC=$(MPY_SRC) does not exist: set MPY_SRC to the MicroPython v1.28.0 archive or a clone of the tag (README: ESP32-shaped lane)"; exit 1
 else
 # The archive: unpacked under build/ (again whenever the archive changes).
 ESP32_SRC_DIR := $(abspath build/micropython-src)
 ESP32_SRC_DEPS := build/micropython-src/.unpacked
-build/micropython-src/.unpacked: $(MPY_SRC)
-	@test -f "$(MPY_SRC)" || { echo "MPY_SRC=$(MPY_SRC): neither a MicroPython source tree nor an archive"; exit 1; }
+build/micropython-src/.unpacked: $(MPY_SRC) $(ESP32_SRC_ID)
 	rm -rf build/micropython-src && mkdir -p build/micropython-src
 	tar -xzf "$(MPY_SRC)" -C build/micropython-src --strip-components=1
 	touch $@
@@ -42,7 +52,8 @@ ESP32_MPY_SOURCES := $(FIRMWARE) tools/mpy/machine.py tests/fw/image_chip.py tes
 
 esp32-interpreter: $(ESP32_MPY)
 
-$(ESP32_MPY): $(ESP32_VARIANT)/mpconfigvariant.h $(ESP32_VARIANT)/mpconfigvariant.mk mk/esp32.mk $(ESP32_SRC_DEPS)
+$(ESP32_MPY): $(ESP32_VARIANT)/mpconfigvariant.h $(ESP32_VARIANT)/mpconfigvariant.mk mk/esp32.mk \
+  $(ESP32_SRC_ID) $(ESP32_SRC_DEPS)
 	@mkdir -p build
 	@printf 'int main(void) { return 0; }\n' > build/m32-probe.c
 	@$(CC) -m32 -o build/m32-probe build/m32-probe.c 2>/dev/null || { \
