@@ -25,7 +25,7 @@ sim: $(STAMP)
 	$(PY) -m host_sim replay host_sim/recordings/smps_distorted.cfg
 	$(PY) -m host_sim accuracy --report reports/accuracy
 
-test: test-py test-mpy compile typecheck
+test: test-py test-mpy test-esp32 compile typecheck
 
 test-py: $(STAMP)
 	$(PY) -m pytest
@@ -55,3 +55,5 @@ flash: compile
 
 clean:
 	rm -rf build reports
+
+include mk/esp32.mk

@@ -16,7 +16,7 @@ import board
 from calibration import CalibrationError
 from clock import Clock
 from events import EventLog
-from metrology import Metrology
+from metrology import Metrology, count_add
 
 NAME = "metrology"
 # A warm-boot record older than this may hide a whole AENERGY revolution
@@ -95,7 +95,7 @@ class Meter:
                     s.rebaseline(now_ms)
                 elif r == src.REJECTED:
                     d = s.delta_lsb
-                    self.rejected_lsb += d if d >= 0 else -d
+                    self.rejected_lsb = count_add(self.rejected_lsb, d if d >= 0 else -d)
                     self.events.log("implausible_delta", NAME, d)
             if s.aeof_unexplained or s.overdue:
                 self.missed_intervals += 1

@@ -29,6 +29,14 @@ _WINDOW_MS = const(10_000)
 # 10 % below the cut-off needs > 5 s to gather them, when 1 LSB is < 10 %.
 _EVIDENCE_LSB = const(16)
 _UNBILLED_CAP = const(1 << 28)  # billing stalled this long: stop handing on, count it
+# LSB counters stop here: past it they would be big ints (ESP32 small ints are
+# 31-bit), and a standby load below the cut-off reaches it in ~16 years.
+_COUNT_MAX = const((1 << 30) - 1)
+
+
+def count_add(total, n):
+    """total + n for a non-negative counter, saturating at _COUNT_MAX."""
+    return total + n if total <= _COUNT_MAX - n else _COUNT_MAX
 
 
 class EnergyRegister:
@@ -109,7 +117,7 @@ class Metrology:
             self.tick_import_lsb += lsb
             u = self._unbilled_import_lsb + lsb
             if u > _UNBILLED_CAP:
-                self.unbilled_dropped_lsb += lsb
+                self.unbilled_dropped_lsb = count_add(self.unbilled_dropped_lsb, lsb)
             else:
                 self._unbilled_import_lsb = u
         elif lsb < 0:
@@ -134,13 +142,15 @@ class Metrology:
                 ms = 0
         else:
             aw = w if w >= 0 else -w
-            if aw >= _EVIDENCE_LSB and self._above_cutoff(w, ms):
+            # (a coarse calibration, where one LSB outweighs any window at
+            # the cut-off, needs no more evidence than one LSB)
+            if aw and (aw >= _EVIDENCE_LSB or aw >= self._cutoff_guard) and self._above_cutoff(w, ms):
                 self._credit(w)
                 self.running = True
                 w = 0
                 ms = 0
             elif ms >= _WINDOW_MS:
-                self.withheld_lsb += aw
+                self.withheld_lsb = count_add(self.withheld_lsb, aw)
                 w = 0
                 ms = 0
         self._win_lsb = w

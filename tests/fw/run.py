@@ -3,6 +3,8 @@
 Runs every test_* function of every tests/fw/test_*.py module and ends with the
 line 'N passed, N failed, N skipped'. Exit status 1 if anything failed.
 Usage: micropython tests/fw/run.py   (MICROPYPATH=firmware:tests/fw:.frozen)
+Each test module is unloaded after it ran, so the heap it needs is the
+firmware's plus one module's (make test-esp32 runs it in 56 KB).
 """
 import gc
 import os
@@ -34,7 +36,12 @@ def main():
             else:
                 passed += 1
                 print("ok   %s.%s" % (name, attr))
-        del sys.modules[name]  # keep the heap for the next module
+        # Drop the test module once run: the heap then holds the firmware and
+        # one test module, not every test written so far (the ESP32 lane runs
+        # the tests in the device's boot heap).
+        del sys.modules[name]
+        mod = fn = None
+        gc.collect()
     print("%d passed, %d failed, %d skipped" % (passed, failed, skipped))
     sys.exit(1 if failed else 0)
 
