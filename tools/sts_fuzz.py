@@ -75,7 +75,7 @@ def random_tokens(n: int, rng: random.Random) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m tools.sts_fuzz", description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(prog="python -m tools.sts_fuzz", description=(__doc__ or "").split("\n")[0])
     p.add_argument("-n", type=int, default=100_000, help="how many random strings (default 100000)")
     p.add_argument("--seed", type=int, default=1)
     a = p.parse_args(argv)

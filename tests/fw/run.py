@@ -4,6 +4,7 @@ Runs every test_* function of every tests/fw/test_*.py module and ends with the
 line 'N passed, N failed, N skipped'. Exit status 1 if anything failed.
 Usage: micropython tests/fw/run.py   (MICROPYPATH=firmware:tests/fw:.frozen)
 """
+import gc
 import os
 import sys
 
@@ -32,6 +33,11 @@ def main():
             else:
                 passed += 1
                 print("ok   %s.%s" % (name, attr))
+        # each test module is compiled from source on the unix port: let it go
+        # once its tests ran, so the next one compiles in an ESP32-sized heap
+        del mod
+        sys.modules.pop(name, None)
+        gc.collect()
     print("%d passed, %d failed, %d skipped" % (passed, failed, skipped))
     sys.exit(1 if failed else 0)
 
