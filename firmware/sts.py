@@ -17,6 +17,7 @@ FORMAT = "format"  # not 20 digits, or above 2**66 - 1
 CRC = "crc"  # wrong key, typo, or a token for another meter
 OK = "ok"
 
+_BUFFERS = (bytes, bytearray, memoryview)  # made once: a tuple literal in decode() would allocate
 _BLOCK_BYTES = const(8)
 _ROUNDS = const(16)
 _LIMBS = const(5)  # 5 x 16 bits hold any 20-digit number (< 2**67)
@@ -183,7 +184,7 @@ class Decoder:
         if isinstance(token, str):
             token = token.encode()
         self.crc_ok = False
-        if not self._parse(token):
+        if not isinstance(token, _BUFFERS) or not self._parse(token):
             return FORMAT
         b = self.block
         if self.cls != 1:

@@ -330,7 +330,7 @@ class TokenGateway:
         if b[want - 2] != crc >> 8 or b[want - 1] != crc & 0xFF:
             raise ValueError("tokens state: CRC does not match (corrupt record)")
         if b[14] != n or b[13] >= len(BASE_DATES) or b[9] > 3 or b[10] > 15:
-            raise ValueError("tokens state: field out of range (slots, base date, KT, KRN or TI)")
+            raise ValueError("tokens state: field out of range (slots, base date, KT or KRN)")
         for j in range(8):
             self.key[j] = b[1 + j]
         self.key_type = b[9]

@@ -95,6 +95,8 @@ def test_format_errors_length_digits_and_the_66_bit_ceiling():
     # 2**66 - 1 is a token number (its CRC just does not match)
     assert d.decode("73786976294838206463", k) == sts.CRC
     assert d.decode(b"23716100501183194197", k) == sts.OK  # bytes work as well as str
+    assert d.decode(None, k) == sts.FORMAT and d.decode(23716100501183194197, k) == sts.FORMAT
+    assert d.decode("２３716100501183194197", k) == sts.FORMAT  # full-width digits are not ASCII
 
 
 def test_every_single_digit_change_of_a_valid_token_is_rejected():
