@@ -9,6 +9,9 @@ timed there (mpy_tick_us_esp32 on the 32-bit build);
 cpython_tick_us from this interpreter,
 firmware_mpy_bytes from build/xtensawin, model_samples_per_s from the numpy
 ADE7753 model. sim_year_s stays null until the scenario runner exists.
+token_decode_us / token_decode_alloc_bytes (and token_*) come from
+tools/mpy/bench_tokens.py on the unix port; random_tokens_* from 100 000 random
+20-digit strings through the firmware token gateway (tools/sts_fuzz.py).
 """
 from __future__ import annotations
 
@@ -31,6 +34,25 @@ def mpy_figures(micropython: Path = MPY64, heap: str = HEAP) -> dict:
     out = subprocess.run([str(micropython), "-X", f"heapsize={heap}", "tools/mpy/bench_tick.py"],
                          cwd=ROOT, env=env, capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def mpy_token_figures() -> dict:
+    """token_decode_us / token_decode_alloc_bytes (+ details) from tools/mpy/bench_tokens.py."""
+    env = dict(os.environ, MICROPYPATH="firmware:tests/fw:.frozen")
+    out = subprocess.run([str(ROOT / ".venv/bin/micropython"), "-X", f"heapsize={HEAP}", "tools/mpy/bench_tokens.py"],
+                         cwd=ROOT, env=env, capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def random_token_figures(n: int = 100_000) -> dict:
+    """n random 20-digit strings through the firmware gateway (tools/sts_fuzz.py)."""
+    import random
+
+    from tools.sts_fuzz import random_tokens
+
+    r = random_tokens(n, random.Random(1))
+    return {"random_tokens_tried": r["tried"], "random_tokens_crc_passed": r["crc_passed"],
+            "random_tokens_credited": r["credited"]}
 
 
 def min_heap_bytes(ticks: int = 200, micropython: Path = MPY64, source: bool = False) -> int:
@@ -123,6 +145,8 @@ def main() -> int:
         "model_samples_per_s": round(model_samples_per_s()),
         "sim_year_s": None,
     }
+    result.update(mpy_token_figures())
+    result.update(random_token_figures())
     for k, v in result.items():
         print(f"{k:26s} {v}")
     print(json.dumps(result))
