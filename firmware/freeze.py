@@ -28,12 +28,16 @@ CLOCK_SET = const(4)  # caught up because the clock was set forwards
 # Energy fractions are in 1/num kWh (the calibration's LSB-per-kWh numerator).
 FORMAT = "<HIBBBB" + "I" * 14 + "i"
 RECORD_BYTES = const(70)  # struct.calcsize(FORMAT)
+# Rings are built from 8-record buffers (560 bytes): no large contiguous block
+# is needed from a heap that code loading has fragmented.
+_PER_BUF = const(8)
 
 
 class FreezeLog:
     def __init__(self, capacity=CAPACITY):
         self.capacity = capacity
-        self._rings = [bytearray(n * RECORD_BYTES) for n in capacity]
+        self._rings = [[bytearray(min(_PER_BUF, n - k) * RECORD_BYTES) for k in range(0, n, _PER_BUF)]
+                       for n in capacity]
         self._next = [0] * len(capacity)  # slot the next record goes to
         self.taken = [0] * len(capacity)  # records ever taken, per kind
 
@@ -44,7 +48,7 @@ class FreezeLog:
             flags |= NO_BALANCE
             balance_e4 = 0
         slot = self._next[kind]
-        struct.pack_into(FORMAT, self._rings[kind], slot * RECORD_BYTES, day, sod, kind, flags, rate, tier,
+        struct.pack_into(FORMAT, self._rings[kind][slot // _PER_BUF], (slot % _PER_BUF) * RECORD_BYTES, day, sod, kind, flags, rate, tier,
                          imp.kwh, imp.frac, rate_regs[1].kwh, rate_regs[1].frac, rate_regs[2].kwh,
                          rate_regs[2].frac, rate_regs[3].kwh, rate_regs[3].frac, rate_regs[4].kwh,
                          rate_regs[4].frac, exp.kwh, exp.frac, step.kwh, step.frac, balance_e4)
@@ -65,8 +69,8 @@ class FreezeLog:
             raise IndexError("freeze: %s record %d of %d" % (KIND_NAMES[kind], i, n))
         cap = self.capacity[kind]
         slot = (self._next[kind] - n + i) % cap
-        off = slot * RECORD_BYTES
-        return bytes(self._rings[kind][off:off + RECORD_BYTES])
+        off = (slot % _PER_BUF) * RECORD_BYTES
+        return bytes(self._rings[kind][slot // _PER_BUF][off:off + RECORD_BYTES])
 
     def records(self, kind):
         """Decoded records of kind, oldest first (allocates: readout and storage only)."""

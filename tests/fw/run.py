@@ -4,6 +4,7 @@ Runs every test_* function of every tests/fw/test_*.py module and ends with the
 line 'N passed, N failed, N skipped'. Exit status 1 if anything failed.
 Usage: micropython tests/fw/run.py   (MICROPYPATH=firmware:tests/fw:.frozen)
 """
+import gc
 import os
 import sys
 
@@ -14,6 +15,7 @@ def main():
     here = __file__.rsplit("/", 1)[0] if "/" in __file__ else "."
     names = sorted(n[:-3] for n in os.listdir(here) if n.startswith("test_") and n.endswith(".py"))
     passed = failed = skipped = 0
+    base = set(sys.modules)
     for name in names:
         mod = __import__(name)
         for attr in sorted(dir(mod)):
@@ -32,6 +34,12 @@ def main():
             else:
                 passed += 1
                 print("ok   %s.%s" % (name, attr))
+        # Unload what this module brought in, so the next one compiles in a
+        # clean ESP32-sized heap (source compiles need far more than .mpy loads).
+        for m in [m for m in sys.modules if m not in base]:
+            del sys.modules[m]
+        mod = fn = None
+        gc.collect()
     print("%d passed, %d failed, %d skipped" % (passed, failed, skipped))
     sys.exit(1 if failed else 0)
 
