@@ -28,12 +28,43 @@ from .frontend import Board
 from .simboard import SimBoard
 
 # registers whose value changes the energy the chip integrates
-_ENERGY_REGS = ("MODE", "GAIN", "CH1OS", "CH2OS", "WGAIN", "APOS", "PHCAL", "WDIV", "CFNUM", "CFDEN")
+_ENERGY_REGS = (am.MODE, am.GAIN, am.CH1OS, am.CH2OS, am.WGAIN, am.APOS, am.PHCAL, am.WDIV, am.CFNUM, am.CFDEN)
+
+
+class FastModelSPI(am.ModelSPI):
+    """The model's SPI bus with the per-byte plumbing cut short: the same bytes
+    through the chip's own protocol state machine, minus the wrong-mode and
+    fault-injection paths (taken as before whenever they apply)."""
+
+    def _plain(self) -> bool:
+        m = self._model
+        return m._cs_low and not m.absent and not m._bit_errors and self.timing_ok
+
+    def write(self, buf) -> None:
+        if not self._plain():
+            return super().write(buf)
+        proto = self._model._protocol
+        for b in buf:
+            proto(b)
+
+    def readinto(self, buf, write: int = 0x00) -> None:
+        if not self._plain():
+            return super().readinto(buf, write)
+        m = self._model
+        out = m._x_out
+        if m._x_mode == 1 and len(out) == len(buf):  # a whole register read: hand its bytes over at once
+            buf[:] = bytes(out)
+            m._x_mode, m._x_out = 0, []
+            return
+        proto = m._protocol
+        for i in range(len(buf)):
+            buf[i] = proto(write)
 
 
 class LoadBoard(SimBoard):
     def __init__(self, board: Board) -> None:
         super().__init__(board)
+        self.model.spi = FastModelSPI(self.model)
         self._key: tuple | None = None
         self._rate_acc_per_s: float | None = None  # accumulator units per second, measured
         self._rate_va_per_s = 0.0
@@ -69,8 +100,9 @@ class LoadBoard(SimBoard):
 
     def run_pins(self, seconds: float, ch1_pk: float, ch2_pk: float, phase_rad: float, freq_hz: float) -> None:
         m = self.model
-        key = (ch1_pk, ch2_pk, phase_rad, freq_hz, *(m.peek(r) for r in _ENERGY_REGS))
-        steady_ok = not m.peek("MODE") & am.CYCMODE and not m.absent
+        regs = m._r
+        key = (ch1_pk, ch2_pk, phase_rad, freq_hz, *(regs[a] for a in _ENERGY_REGS))
+        steady_ok = not regs[am.MODE] & am.CYCMODE and not m.absent
         if key == self._key and self._rate_acc_per_s is not None and steady_ok:
             self._fast(seconds)
         else:
@@ -89,18 +121,31 @@ class LoadBoard(SimBoard):
     def _fast(self, seconds: float) -> None:
         m = self.model
         ea = self._rate_acc_per_s * seconds if self._rate_acc_per_s else 0.0
+        r = m._r
         u0 = m._acc + m._acc_frac
-        m._flag_active(u0, u0 + ea)
+        u1 = u0 + ea
+        # the model's flags for a path u0 -> u1 (its _flag_active, without numpy per step)
+        if _crossed(u0, u1, float(1 << 47)) > 0 or _crossed(u1, u0, -float(1 << 47) + am._U) > 0:
+            r[am.STATUS] |= am.AEHF
+        if _crossed(u0, u1, -am._H) != 0:
+            r[am.STATUS] |= am.AEOF
         m._acc, m._acc_frac = m._integrate(m._acc, m._acc_frac, ea, True)
         ev = self._rate_va_per_s * seconds
         v0 = m._va + m._va_frac
-        m._flag_apparent(v0, v0 + ev)
+        if _crossed(v0, v0 + ev, am._H) > 0:
+            r[am.STATUS] |= am.VAEHF
+        if _crossed(v0, v0 + ev, 0.0) != 0:
+            r[am.STATUS] |= am.VAEOF
         m._va, m._va_frac = m._integrate(m._va, m._va_frac, ev, False)
-        r = m._r
         if not r[am.MODE] & am.DISCF:
             m._cf += abs(ea) / am._U * (r[am.CFNUM] + 1) / (r[am.CFDEN] + 1)
         m.time_s += seconds
         self.fast_steps += 1
+
+
+def _crossed(u0: float, u1: float, level: float) -> float:
+    """Times a path u0 -> u1 crossed level (mod 2**49) upward (negative: downward)."""
+    return math.floor((u1 - level) / am._M) - math.floor((u0 - level) / am._M)
 
 
 def _wrap49(d: float) -> float:
