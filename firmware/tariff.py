@@ -35,6 +35,9 @@ _NUM_MIN = const(1 << 16)
 _NUM_MAX = const(1 << 24)
 _LATE_S = const(60)  # a freeze taken more than this after its instant is flagged late
 _MAX_TIERS = const(8)
+# take_cost_e4() is meant to be called every pass; a postpaid app that never
+# calls it must not grow a big int: the pending sum saturates here.
+_PENDING_CAP = const(1 << 29)
 
 
 def money_text(units, e4):
@@ -453,7 +456,8 @@ class Tariff:
         self.cost_e4 = e
         _add_money(self.rate_cost_units, self.rate_cost_e4, r, c)
         _add_money(self.tier_cost_units, self.tier_cost_e4, self.tier, c)
-        self._pending_e4 += c
+        if self._pending_e4 < _PENDING_CAP:
+            self._pending_e4 += c
 
     def take_cost_e4(self):
         """Cost booked since the previous call (0.0001 units), for the prepay account."""
