@@ -124,6 +124,7 @@ class Tariff:
             self._last_midnight_day = day
             self.clock_invalid = False
         else:
+            self.clock_invalid = False  # activating at a time means the time is known
             self._jump(day, sod, 0)
             self._freeze(fz.TARIFF_SWITCH, day, sod, 0)
         self._load(table, day, sod)
