@@ -80,6 +80,8 @@ def decode(name, raw):
     if raw is None:
         return "missing"
     n = len(raw)
+    if n == 0:  # littlefs commits a file's creation before its data: a first save cut
+        return "empty"
     if n < _HEAD_BYTES + _CRC_BYTES:
         return "too short (%d bytes)" % n
     if raw[0:2] != _MAGIC:
@@ -93,6 +95,10 @@ def decode(name, raw):
     if binascii.crc32(memoryview(raw)[:_HEAD_BYTES + length], name_crc(name)) & 0xFFFFFFFF != crc:
         return "CRC mismatch"
     return (seq, version, bytes(raw[_HEAD_BYTES:_HEAD_BYTES + length]))
+
+
+def _absent(copy):
+    return copy == "missing" or copy == "empty"
 
 
 class OsFs:
@@ -180,12 +186,12 @@ class Store:
         self._seq[name] = copies[best][0] if best >= 0 else 0
         other = 1 - best
         if best < 0:
-            if copies[0] != "missing" or copies[1] != "missing":
+            if not (_absent(copies[0]) and _absent(copies[1])):
                 self._event(now_ms, "storage_lost", "%s: no valid copy (a: %s; b: %s)"
                             % (name, copies[0], copies[1]))
         elif not isinstance(copies[other], tuple):
             # The very first save leaves the other copy missing: that is normal.
-            if copies[other] != "missing" or copies[best][0] > 1:
+            if not _absent(copies[other]) or copies[best][0] > 1:
                 self._event(now_ms, "storage_recovered", "%s: copy %s (seq %d) used; copy %s: %s"
                             % (name, COPIES[best], copies[best][0], COPIES[other], copies[other]))
         return best

@@ -84,10 +84,19 @@ class NorFlash:
         self._view = None
         self._tear_op = None
 
-    def snapshot(self) -> tuple[bytes, list[int]]:
-        return bytes(self.data), list(self.erase_counts)
+    def reseed(self, seed: int) -> None:
+        """New random source for how much of a torn operation lands."""
+        self._rng = random.Random(seed)
 
-    def restore(self, snap: tuple[bytes, list[int]]) -> None:
+    def snapshot(self, into: tuple[bytearray, list[int]] | None = None) -> tuple[bytearray, list[int]]:
+        """(data, erase counts): what the chip holds; `into` is reused if given."""
+        if into is None:
+            return bytearray(self.data), list(self.erase_counts)
+        into[0][:] = self.data
+        into[1][:] = self.erase_counts
+        return into
+
+    def restore(self, snap: tuple[bytearray, list[int]]) -> None:
         self.data[:] = snap[0]
         self.erase_counts[:] = snap[1]
         self.reboot()

@@ -24,8 +24,11 @@ class _MpyRig:
         return self.fs
 
 
-def new_rig(sectors=32, seed=1):
+def new_rig(sectors=8, seed=1):
     if IS_MICROPYTHON:
+        import gc
+
+        gc.collect()  # the previous test's flash image
         return _MpyRig(sectors, seed)
     from host_sim.flash import FlashRig
 
