@@ -35,6 +35,7 @@ class SlotRing:
         self._crc0 = name_crc(name)
         self._page = bytearray(self.slot_bytes * slots_per_page)
         self.next_seq = 1
+        self.newest_payload = None  # payload of the newest entry (found by scan)
         self.appends = 0
         self.append_failures = 0
         self.events = []  # (now_ms, kind, detail), drained by the owner
@@ -83,9 +84,11 @@ class SlotRing:
         """Find the newest entry (boot); returns how many entries are held."""
         entries = self._entries()
         newest = 0
+        self.newest_payload = None
         for e in entries:
             if e[0] > newest:
                 newest = e[0]
+                self.newest_payload = e[1]
         self.next_seq = newest + 1
         return len(entries)
 
@@ -114,6 +117,7 @@ class SlotRing:
             self.events.append((now_ms, "storage_error", "%s: entry %d not written (%s)" % (self.name, seq, e)))
             return False
         self.next_seq = seq + 1
+        self.newest_payload = bytes(payload)
         self.appends += 1
         return True
 
@@ -195,8 +199,8 @@ class FreezeStore:
         for kind, ring_name, slots in kinds:
             ring = SlotRing(fs, ring_name, slots, FREEZE_PAYLOAD_BYTES, _FREEZE_SLOTS_PER_PAGE)
             self.rings[kind] = ring
-            entries = ring.read_all()
-            self.last_time_s[kind] = struct.unpack_from("<I", entries[-1][1], 0)[0] if entries else -1
+            p = ring.newest_payload
+            self.last_time_s[kind] = struct.unpack_from("<I", p, 0)[0] if p else -1
         self.events = []
 
     def _ring(self, kind):

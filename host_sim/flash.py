@@ -106,10 +106,11 @@ class NorFlash:
         if addr < 0 or addr + n > self.size:
             raise ValueError(f"flash: {n} bytes at {addr:#x} fall outside the {self.size:#x}-byte chip")
 
-    def read(self, addr: int, n: int) -> bytes:
-        self._check(addr, n)
+    def read(self, addr: int, n: int) -> bytearray:
+        if addr < 0 or addr + n > len(self.data):
+            self._check(addr, n)
         src = self._view if self._view is not None else self.data
-        return bytes(src[addr:addr + n])
+        return src[addr:addr + n]
 
     def _tearing_now(self) -> bool:
         self.ops += 1
@@ -171,7 +172,7 @@ class _FlashContext(UserContext):
         self.flash = flash
 
     def read(self, cfg: Any, block: int, off: int, size: int) -> bytearray:
-        return bytearray(self.flash.read(block * SECTOR_BYTES + off, size))
+        return self.flash.read(block * SECTOR_BYTES + off, size)
 
     def prog(self, cfg: Any, block: int, off: int, data: bytes) -> int:
         self.flash.program(block * SECTOR_BYTES + off, data)
