@@ -210,3 +210,13 @@ def test_a_full_filesystem_keeps_the_wallet_and_reports_the_failed_save():
     after = storage.Store(rig.reboot())
     assert after.load("wallet", 1) == (big if ok else wallet)
     assert not ok, "the filesystem was not full: the test proves nothing"
+
+
+def test_last_known_time_survives_a_reboot():
+    import lastclock
+
+    rig = new_rig(_SECTORS)
+    s = storage.Store(rig.fs)
+    assert lastclock.load(s) is None
+    assert lastclock.save(s, 830_000_123)
+    assert lastclock.load(storage.Store(rig.reboot())) == 830_000_123
