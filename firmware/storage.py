@@ -124,10 +124,12 @@ class OsFs:
 
 
 def read_file(fs, path, limit):
-    """The file's bytes (at most `limit` + 1), or None if it does not exist."""
+    """The file's bytes (at most `limit` + 1), or None if it does not exist.
+    Reads exactly the file's size: read(n) would allocate n bytes up front."""
     try:
+        size = fs.stat(path)[6]
         with fs.open(path, "rb") as f:
-            return f.read(limit + 1)
+            return f.read(min(size, limit + 1))
     except OSError as e:
         if e.args and e.args[0] == 2:  # ENOENT
             return None
