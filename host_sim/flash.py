@@ -48,6 +48,7 @@ class NorFlash:
     ops: int = 0  # program + erase operations so far
     programs: int = 0
     erases: int = 0
+    bytes_programmed: int = 0
     bits_set_by_program: int = 0  # a program that tried 0 -> 1 (NOR cannot): a filesystem bug
     cut: bool = False  # power lost: `data` is frozen until reboot()
     _tear_op: int | None = None
@@ -124,6 +125,7 @@ class NorFlash:
         if addr // SECTOR_BYTES != (addr + len(buf) - 1) // SECTOR_BYTES:
             raise ValueError(f"flash: program of {len(buf)} bytes at {addr:#x} crosses a sector")
         self.programs += 1
+        self.bytes_programmed += len(buf)
         torn = self._tearing_now()
         for i, b in enumerate(buf):
             old = (self._view if self.cut or torn else self.data)[addr + i]

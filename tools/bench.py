@@ -6,6 +6,7 @@ in which main.py boots and runs 200 loop passes (tools/mpy/main_run.py);
 cpython_tick_us from this interpreter,
 firmware_mpy_bytes from build/xtensawin, model_samples_per_s from the numpy
 ADE7753 model. sim_year_s stays null until the scenario runner exists.
+save_ms_unix, flash_erases_per_day, ... come from tools/storage_budget.py.
 """
 from __future__ import annotations
 
@@ -94,6 +95,16 @@ def model_samples_per_s() -> float:
     return t.size / (time.perf_counter() - t0)
 
 
+def storage_figures() -> dict:
+    """Flash wear, save time and hold-up budget from tools/storage_budget.py."""
+    out = subprocess.run([sys.executable, "-m", "tools.storage_budget", "--json"], cwd=ROOT,
+                         capture_output=True, text=True, check=True)
+    b = json.loads(out.stdout.strip().splitlines()[-1])
+    keys = ("save_ms_unix", "save_worst_ms_unix", "bytes_per_save", "flash_erases_per_day",
+            "flash_lifetime_years", "worst_sector_lifetime_years", "holdup_budget_ms", "energy_loss_bound_wh")
+    return {k: b[k] for k in keys}
+
+
 def main() -> int:
     mpy = mpy_figures()
     fw_bytes = sum(p.stat().st_size for p in (ROOT / "build/xtensawin").glob("*.mpy"))
@@ -109,6 +120,7 @@ def main() -> int:
         "model_samples_per_s": round(model_samples_per_s()),
         "sim_year_s": None,
     }
+    result.update(storage_figures())
     for k, v in result.items():
         print(f"{k:22s} {v}")
     print(json.dumps(result))
