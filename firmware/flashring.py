@@ -60,7 +60,7 @@ class SlotRing:
         o = k * self.slot_bytes
         end = o + 4 + self.payload_bytes
         (crc,) = struct.unpack_from("<I", buf, end)
-        if binascii.crc32(memoryview(buf)[o:end], self._crc0) & 0xFFFFFFFF != crc:
+        if binascii.crc32(memoryview(buf)[o:end], self._crc0) != crc:
             return None
         (seq,) = struct.unpack_from("<I", buf, o)
         return seq, bytes(buf[o + 4:end])
@@ -107,7 +107,7 @@ class SlotRing:
             for i in range(self.payload_bytes):
                 buf[o + 4 + i] = payload[i] if i < len(payload) else 0
             end = o + 4 + self.payload_bytes
-            struct.pack_into("<I", buf, end, binascii.crc32(memoryview(buf)[o:end], self._crc0) & 0xFFFFFFFF)
+            struct.pack_into("<I", buf, end, binascii.crc32(memoryview(buf)[o:end], self._crc0))
             with self.fs.open(self._path(page), "wb") as f:
                 f.write(buf)
         except OSError as e:

@@ -36,8 +36,8 @@ class SavePolicy:
     def __init__(self, step_lsb, now_ms, max_interval_ms=MAX_INTERVAL_MS):
         if step_lsb < 1 or step_lsb >= 1 << 29:
             raise ValueError("save policy: energy step of %r LSB outside 1..2**29" % step_lsb)
-        if not 1000 <= max_interval_ms < 1 << 30:
-            raise ValueError("save policy: timer of %r ms outside 1 s..2**30 ms" % max_interval_ms)
+        if not 1000 <= max_interval_ms < 1 << 29:  # ticks_diff is exact below 2**29 ms
+            raise ValueError("save policy: timer of %r ms outside 1 s..2**29 ms" % max_interval_ms)
         self.step_lsb = step_lsb
         self.max_interval_ms = max_interval_ms
         self.pending_lsb = 0  # energy registered since the last save

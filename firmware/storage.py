@@ -57,7 +57,8 @@ def check_name(name):
 
 
 def name_crc(name):
-    return binascii.crc32(name.encode()) & 0xFFFFFFFF
+    # binascii.crc32 is unsigned on both interpreters (no mask: 0xFFFFFFFF is a big int on the ESP32)
+    return binascii.crc32(name.encode())
 
 
 def encode(name, version, seq, payload):
@@ -70,7 +71,7 @@ def encode(name, version, seq, payload):
     buf[0:2] = _MAGIC
     struct.pack_into("<BBIH", buf, 2, FORMAT, version, seq, len(payload))
     buf[_HEAD_BYTES:_HEAD_BYTES + len(payload)] = payload
-    crc = binascii.crc32(memoryview(buf)[:_HEAD_BYTES + len(payload)], name_crc(name)) & 0xFFFFFFFF
+    crc = binascii.crc32(memoryview(buf)[:_HEAD_BYTES + len(payload)], name_crc(name))
     struct.pack_into("<I", buf, _HEAD_BYTES + len(payload), crc)
     return buf
 
@@ -92,7 +93,7 @@ def decode(name, raw):
     if n != _HEAD_BYTES + length + _CRC_BYTES:
         return "length %d does not match the file's %d bytes" % (length, n)
     (crc,) = struct.unpack_from("<I", raw, _HEAD_BYTES + length)
-    if binascii.crc32(memoryview(raw)[:_HEAD_BYTES + length], name_crc(name)) & 0xFFFFFFFF != crc:
+    if binascii.crc32(memoryview(raw)[:_HEAD_BYTES + length], name_crc(name)) != crc:
         return "CRC mismatch"
     return (seq, version, bytes(raw[_HEAD_BYTES:_HEAD_BYTES + length]))
 
@@ -254,7 +255,7 @@ class Store:
 def pack_i32(values):
     """Signed 32-bit integers, little-endian, in the given order."""
     for v in values:
-        if not -0x80000000 <= v <= 0x7FFFFFFF:
+        if v >> 31 not in (0, -1):  # outside -2**31..2**31-1 (no big-int constant on the ESP32)
             raise StorageError("storage: %d does not fit a signed 32-bit field" % v)
     return struct.pack("<%di" % len(values), *values)
 

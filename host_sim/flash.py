@@ -127,9 +127,9 @@ class NorFlash:
         self.programs += 1
         self.bytes_programmed += len(buf)
         torn = self._tearing_now()
+        seen = self._view if (self.cut or torn) and self._view is not None else self.data
         for i, b in enumerate(buf):
-            old = (self._view if self.cut or torn else self.data)[addr + i]
-            if b & ~old & 0xFF:
+            if b & ~seen[addr + i] & 0xFF:
                 self.bits_set_by_program += 1
                 break
         if self.cut:  # after the cut: only the volatile view changes
@@ -188,7 +188,7 @@ class _FlashContext(UserContext):
         return 0
 
 
-_ERRNO = {
+_ERRNO: dict[int, int] = {
     LittleFSError.Error.LFS_ERR_NOENT: errno.ENOENT,
     LittleFSError.Error.LFS_ERR_NOSPC: errno.ENOSPC,
     LittleFSError.Error.LFS_ERR_EXIST: errno.EEXIST,
@@ -200,7 +200,7 @@ _ERRNO = {
 
 
 def _oserror(e: LittleFSError, what: str) -> OSError:
-    return OSError(_ERRNO.get(e.code, errno.EIO), f"littlefs: {what}: {e.name}")
+    return OSError(_ERRNO.get(int(e.code), errno.EIO), f"littlefs: {what}: {e.name}")
 
 
 class _File:
