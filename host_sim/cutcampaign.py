@@ -64,6 +64,7 @@ class MeterState:
 @dataclass
 class CampaignResult:
     cuts: int = 0
+    recovered: int = 0  # boots that came up with every check passing
     corrupt: int = 0  # a record or ring that did not read back
     credit_applied_twice: int = 0
     credit_lost: int = 0
@@ -71,11 +72,27 @@ class CampaignResult:
     freeze_replayed: int = 0
     max_energy_lost_wh: int = 0
     energy_lost_wh: int = 0
+    energy_wh: int = 0  # energy the householder used over the campaign
     cuts_in: dict[str, int] = field(default_factory=dict)
     saves: int = 0
     erases: int = 0
     flash_ops: int = 0
     tokens_accepted: int = 0
+
+    def flash_erases_per_day(self, kwh_per_day: float = 30.0) -> float:
+        """Erases at the campaign's rate, scaled to a household using kwh_per_day."""
+        days = self.energy_wh / 1000 / kwh_per_day
+        return self.erases / days if days else 0.0
+
+    def report(self) -> dict:
+        """The keys product.md fixes for `host_sim faults --json`, then the rest."""
+        return {"cuts": self.cuts, "recovered": self.recovered, "corrupt": self.corrupt,
+                "credit_applied_twice": self.credit_applied_twice, "credit_lost": self.credit_lost,
+                "energy_lost_wh_max": self.max_energy_lost_wh,
+                "flash_erases_per_day": round(self.flash_erases_per_day(), 1),
+                "wallet_mismatch": self.wallet_mismatch, "freeze_replayed": self.freeze_replayed,
+                "cuts_in": self.cuts_in, "saves": self.saves, "erases": self.erases,
+                "tokens_accepted": self.tokens_accepted}
 
     def ok(self) -> bool:
         return not (self.corrupt or self.credit_applied_twice or self.credit_lost or self.wallet_mismatch
@@ -120,6 +137,10 @@ class _Meter:
         ok = self.save(savepolicy.CREDIT)
         self.log.append(self.state.clock_s, "token_accepted", tid, value_e4)
         return ok
+
+
+def _failures(r: CampaignResult) -> int:
+    return r.corrupt + r.credit_applied_twice + r.credit_lost + r.wallet_mismatch + r.freeze_replayed
 
 
 def run_campaign(cuts: int, seed: int, sectors: int = 64, progress=None) -> CampaignResult:
@@ -175,6 +196,7 @@ def run_campaign(cuts: int, seed: int, sectors: int = 64, progress=None) -> Camp
             continue
         # --- power is gone: boot again from the flash and check ---------------
         res.cuts += 1
+        bad_before = _failures(res)
         res.cuts_in[action] = res.cuts_in.get(action, 0) + 1
         res.saves += m.store.saves
         rig.reboot()
@@ -209,10 +231,13 @@ def run_campaign(cuts: int, seed: int, sectors: int = 64, progress=None) -> Camp
                 res.credit_applied_twice += 1
             accepted.add(tid)
             pending_token = None
+        if _failures(res) == bad_before:
+            res.recovered += 1
         if progress:
             progress(1)
         rig.flash.tear_at(rng.randint(1, 40))
     res.energy_lost_wh = lost_wh
+    res.energy_wh = true_wh
     res.saves += m.store.saves
     res.erases = rig.flash.erases
     res.flash_ops = rig.flash.ops

@@ -13,7 +13,12 @@ def test_200_cuts_nothing_corrupt_no_credit_lost_or_applied_twice():
     for kind in ("token", "freeze", "tariff", "relay", "consume"):
         assert r.cuts_in.get(kind, 0) >= 5, r.cuts_in
     assert 0 < r.max_energy_lost_wh < cutcampaign.STEP_WH + cutcampaign.MAX_WH_PER_ACTION
-    assert r.tokens_accepted > 50 and r.ok()
+    assert r.tokens_accepted > 50 and r.ok() and r.recovered == 200
+    rep = r.report()
+    for key in ("cuts", "recovered", "corrupt", "credit_applied_twice", "credit_lost", "energy_lost_wh_max",
+                "flash_erases_per_day"):  # product.md's `host_sim faults --json` keys
+        assert key in rep
+    assert rep["flash_erases_per_day"] > 0
 
 
 def test_the_campaign_catches_a_credit_committed_apart_from_its_tid(monkeypatch):
