@@ -220,3 +220,35 @@ def test_last_known_time_survives_a_reboot():
     assert lastclock.load(s) is None
     assert lastclock.save(s, 830_000_123)
     assert lastclock.load(storage.Store(rig.reboot())) == 830_000_123
+
+
+def test_the_device_adapter_works_on_a_mounted_filesystem():
+    # OsFs is what main.py passes on the ESP32 (littlefs mounted in the VFS, plain
+    # open/os.*). MicroPython: a VfsLfs2 mounted at /stortest; CPython: a temp dir.
+    if IS_MICROPYTHON:
+        import os
+        import vfs
+
+        rig = new_rig(_SECTORS)
+        vfs.mount(rig.fs, "/stortest")
+        root = "/stortest"
+    else:
+        import tempfile
+
+        tmp = tempfile.TemporaryDirectory()
+        root = tmp.name
+    try:
+        fs = storage.OsFs(root)
+        s = storage.Store(fs)
+        assert s.load("wallet", 1) is None
+        assert s.save("wallet", 1, b"one") and s.save("wallet", 1, b"two")
+        assert storage.Store(storage.OsFs(root + "/")).load("wallet", 1) == b"two"
+        fs.rename("wallet.a", "spare.a")
+        fs.stat("spare.a")
+        fs.remove("spare.a")
+        assert storage.read_file(fs, "spare.a", 10) is None
+    finally:
+        if IS_MICROPYTHON:
+            vfs.umount("/stortest")
+        else:
+            tmp.cleanup()
