@@ -12,6 +12,7 @@ ADE7753 model. sim_year_s stays null until the scenario runner exists.
 token_decode_us / token_decode_alloc_bytes (and token_*) come from
 tools/mpy/bench_tokens.py on the unix port; random_tokens_* from 100 000 random
 20-digit strings through the firmware token gateway (tools/sts_fuzz.py).
+save_ms_unix, flash_erases_per_day, ... come from tools/storage_budget.py.
 """
 from __future__ import annotations
 
@@ -159,6 +160,16 @@ def model_samples_per_s() -> float:
     return t.size / (time.perf_counter() - t0)
 
 
+def storage_figures() -> dict:
+    """Flash wear, save time and hold-up budget from tools/storage_budget.py."""
+    out = subprocess.run([sys.executable, "-m", "tools.storage_budget", "--json"], cwd=ROOT,
+                         capture_output=True, text=True, check=True)
+    b = json.loads(out.stdout.strip().splitlines()[-1])
+    keys = ("save_ms_unix", "save_worst_ms_unix", "bytes_per_save", "flash_erases_per_day",
+            "flash_lifetime_years", "worst_sector_lifetime_years", "holdup_budget_ms", "energy_loss_bound_wh")
+    return {k: b[k] for k in keys}
+
+
 def main() -> int:
     mpy = mpy_figures()
     esp32 = mpy_figures(MPY_ESP32, HEAP_ESP32)
@@ -187,6 +198,7 @@ def main() -> int:
     result["tariff_pass_alloc_bytes"] = tf["tariff_pass_alloc_bytes"]
     result["mpy_tariff_pass_us"] = tf["mpy_tariff_pass_us"]
     result["cpython_tariff_year_s"] = round(cpython_tariff_year_s(), 2)
+    result.update(storage_figures())
     for k, v in result.items():
         print(f"{k:26s} {v}")
     print(json.dumps(result))

@@ -5,6 +5,9 @@ line 'N passed, N failed, N skipped'. Exit status 1 if anything failed.
 Usage: micropython tests/fw/run.py   (MICROPYPATH=firmware:tests/fw:.frozen)
 Each test module is unloaded after it ran, so the heap it needs is the
 firmware's plus one module's (make test-esp32 runs it in 56 KB).
+Usage: micropython tests/fw/run.py [MODULE ...] [--without MODULE ...]
+(MICROPYPATH=firmware:tests/fw:.frozen). Named modules run alone; --without
+leaves a module out (the storage tests get a process, and a heap, of their own).
 """
 import gc
 import os
@@ -16,6 +19,14 @@ from fwtest import SkipTest
 def main():
     here = __file__.rsplit("/", 1)[0] if "/" in __file__ else "."
     names = sorted(n[:-3] for n in os.listdir(here) if n.startswith("test_") and n.endswith(".py"))
+    args = sys.argv[1:]
+    only = [a for i, a in enumerate(args) if not a.startswith("--") and (i == 0 or args[i - 1] != "--without")]
+    without = [args[i + 1] for i, a in enumerate(args) if a == "--without" and i + 1 < len(args)]
+    for n in only + without:
+        if n not in names:
+            print("run.py: no test module %s in %s" % (n, here))
+            sys.exit(2)
+    names = [n for n in names if (not only or n in only) and n not in without]
     passed = failed = skipped = 0
     base = set(sys.modules)
     for name in names:
