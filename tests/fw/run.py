@@ -4,6 +4,7 @@ Runs every test_* function of every tests/fw/test_*.py module and ends with the
 line 'N passed, N failed, N skipped'. Exit status 1 if anything failed.
 Usage: micropython tests/fw/run.py   (MICROPYPATH=firmware:tests/fw:.frozen)
 """
+import gc
 import os
 import sys
 
@@ -14,7 +15,10 @@ def main():
     here = __file__.rsplit("/", 1)[0] if "/" in __file__ else "."
     names = sorted(n[:-3] for n in os.listdir(here) if n.startswith("test_") and n.endswith(".py"))
     passed = failed = skipped = 0
+    fn = None
     for name in names:
+        loaded = set(sys.modules)
+        gc.collect()  # compiling a module from source needs a big contiguous heap
         mod = __import__(name)
         for attr in sorted(dir(mod)):
             if not attr.startswith("test_"):
@@ -32,6 +36,9 @@ def main():
             else:
                 passed += 1
                 print("ok   %s.%s" % (name, attr))
+        for m in [m for m in sys.modules if m not in loaded]:
+            del sys.modules[m]  # let the collector take what a finished test module loaded
+        mod = fn = None
     print("%d passed, %d failed, %d skipped" % (passed, failed, skipped))
     sys.exit(1 if failed else 0)
 
