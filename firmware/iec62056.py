@@ -34,7 +34,8 @@ Provider exceptions are caught (the session answers ERROR/NAK) and kept in
 
 io interface (firmware/serialport.py on the device, host_sim/console.py on a pty):
   io.read_into(buf) -> n   non-blocking, 0 when nothing is waiting
-  io.write(mv) -> n        non-blocking or bounded (accepts at least a few bytes)
+  io.write(buf, off, n) -> written   bytes buf[off:off+n]; non-blocking or bounded
+                           (the form MicroPython streams take: no slice allocated)
   io.set_baud(baud)        7E1 at `baud`; called with the line drained
 """
 import os
@@ -127,7 +128,6 @@ class Iec62056Port:
         self._rx = bytearray(_RX_MAX)
         self._chunk = bytearray(_CHUNK)
         self._tx = bytearray(_TX_MAX)
-        self._tx_mv = memoryview(self._tx)
         self._challenge = bytearray(2 * _CHALLENGE_BYTES)
         self._expect = bytearray(_REPLY_HEX)
         self._state = _IDLE
@@ -246,7 +246,7 @@ class Iec62056Port:
             end = self._tx_end
             if end - self._tx_pos > budget:
                 end = self._tx_pos + budget
-            n = self._io.write(self._tx_mv[self._tx_pos:end])
+            n = self._io.write(self._tx, self._tx_pos, end - self._tx_pos)
             if not n:
                 break
             self._tx_pos += n

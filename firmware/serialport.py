@@ -54,9 +54,10 @@ class StdioPort:
             n += 1
         return n
 
-    def write(self, data):
-        n = self._out.write(data)
-        return len(data) if n is None else n
+    def write(self, buf, off, n):
+        # MicroPython streams take (buf, off, max_len): no slice is allocated
+        written = self._out.write(buf, off, n)
+        return n if written is None else written
 
     def set_baud(self, baud):
         self.baud = baud

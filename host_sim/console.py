@@ -51,9 +51,9 @@ class PtyLine:
         buf[: len(data)] = data
         return len(data)
 
-    def write(self, data: memoryview) -> int:
+    def write(self, buf: bytearray, off: int, n: int) -> int:
         try:
-            return os.write(self.master, data)
+            return os.write(self.master, memoryview(buf)[off:off + n])
         except BlockingIOError:
             return 0
 
@@ -106,17 +106,17 @@ class TcpLine:
             self._drop()  # the client went away
         return n
 
-    def write(self, data: memoryview) -> int:
+    def write(self, buf: bytearray, off: int, n: int) -> int:
         c = self._client()
         if c is None:
-            return len(data)  # nobody listening: the bytes are lost, as on a wire
+            return n  # nobody listening: the bytes are lost, as on a wire
         try:
-            return c.send(data)
+            return c.send(memoryview(buf)[off:off + n])
         except BlockingIOError:
             return 0
         except OSError:
             self._drop()
-            return len(data)
+            return n
 
     def set_baud(self, baud: int) -> None:
         self.bauds.append(baud)

@@ -99,10 +99,44 @@ class MemoryIO:
         self.rx = self.rx[n:]
         return n
 
-    def write(self, data):
-        n = len(data) if not self.accept else min(self.accept, len(data))
-        self.tx.extend(bytes(data[:n]))
+    def write(self, buf, off, n):
+        if self.accept:
+            n = min(self.accept, n)
+        self.tx.extend(bytes(buf[off:off + n]))
         return n
 
     def set_baud(self, baud):
         self.bauds.append(baud)
+
+
+class CountingIO:
+    """Allocation-free line: requests from a preallocated buffer, replies counted."""
+
+    def __init__(self):
+        self.rx = bytearray(64)
+        self.rx_n = 0
+        self.rx_pos = 0
+        self.sent = 0
+
+    def load(self, data):
+        self.rx[0:len(data)] = data
+        self.rx_n = len(data)
+        self.rx_pos = 0
+
+    def read_into(self, buf):
+        n = self.rx_n - self.rx_pos
+        if n <= 0:
+            return 0
+        if n > len(buf):
+            n = len(buf)
+        for i in range(n):
+            buf[i] = self.rx[self.rx_pos + i]
+        self.rx_pos += n
+        return n
+
+    def write(self, buf, off, n):
+        self.sent += n
+        return n
+
+    def set_baud(self, baud):
+        pass

@@ -1,6 +1,6 @@
 """IEC 62056-21 mode C: HMAC, sign-on, identification and the data readout,
 driven byte by byte through an in-memory line and a fake provider."""
-from fake_provider import SAMPLE_VALUES, DictProvider
+from fake_provider import SAMPLE_VALUES, CountingIO, DictProvider
 from fwtest import IS_MICROPYTHON, skip
 from iec_client import Session, bcc, expected_readout, ref_hmac, to_hex
 
@@ -98,3 +98,35 @@ def test_idle_poll_allocates_nothing():
     finally:
         micropython.heap_unlock()
     assert s.port.state_name() == "idle"
+
+
+def test_whole_readout_allocates_nothing_with_stored_values():
+    """Sign-on to idle under heap_lock: the protocol streams from preallocated
+    buffers (a provider that formats values allocates on its own account)."""
+    if not IS_MICROPYTHON:
+        skip("heap_lock() only means something on MicroPython")
+    import micropython
+
+    import iec62056
+
+    io = CountingIO()
+    port = iec62056.Iec62056Port(io, DictProvider(), b"k" * 16, "12345678")
+    now = 0
+    sent = 0
+    for _ in range(2):  # the first pass may create attributes; the second is measured
+        io.sent = 0
+        micropython.heap_lock()
+        try:
+            io.load(b"/?!\r\n")
+            for _ in range(30):
+                now += 10
+                port.poll(now)
+            io.load(b"\x06050\r\n")
+            for _ in range(400):
+                now += 10
+                port.poll(now)
+        finally:
+            micropython.heap_unlock()
+        sent = io.sent
+    assert port.last_error is None and port.state_name() == "idle"
+    assert sent == len(b"/XXX5PPM1\r\n") + len(expected_readout(SAMPLE_VALUES))
