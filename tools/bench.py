@@ -6,6 +6,9 @@ in which main.py boots and runs 200 loop passes (tools/mpy/main_run.py);
 cpython_tick_us from this interpreter,
 firmware_mpy_bytes from build/xtensawin, model_samples_per_s from the numpy
 ADE7753 model. sim_year_s stays null until the scenario runner exists.
+console_*: the technician port's retained state and per-readout allocation on
+the unix port (tools/mpy/console_mem.py), and a 100 000-frame fuzz run
+(tools/fuzz_console.py).
 """
 from __future__ import annotations
 
@@ -25,6 +28,17 @@ def mpy_figures() -> dict:
     out = subprocess.run([str(ROOT / ".venv/bin/micropython"), "-X", f"heapsize={HEAP}", "tools/mpy/bench_tick.py"],
                          cwd=ROOT, env=env, capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def console_figures() -> dict:
+    """Technician port: memory on the unix port (tools/mpy/console_mem.py) and
+    100 000 fuzz frames under CPython (tools/fuzz_console.py)."""
+    from tools.fuzz_console import run as fuzz_run
+
+    env = dict(os.environ, MICROPYPATH="firmware:tests/fw:.frozen")
+    out = subprocess.run([str(ROOT / ".venv/bin/micropython"), "-X", f"heapsize={HEAP}", "tools/mpy/console_mem.py"],
+                         cwd=ROOT, env=env, capture_output=True, text=True, check=True)
+    return {**json.loads(out.stdout.strip().splitlines()[-1]), **fuzz_run(100_000, 1)}
 
 
 def min_heap_bytes(ticks: int = 200) -> int:
@@ -108,6 +122,7 @@ def main() -> int:
         "firmware_mpy_bytes": fw_bytes,
         "model_samples_per_s": round(model_samples_per_s()),
         "sim_year_s": None,
+        **console_figures(),
     }
     for k, v in result.items():
         print(f"{k:22s} {v}")

@@ -101,7 +101,7 @@ class MeterLink:
         self.challenge = ""
         self.in_programming = False
 
-    def _open(self, baud: int) -> serial.SerialBase:
+    def _open(self, baud: int) -> serial.Serial:
         # Reads poll with a short timeout against our own deadline: changing the
         # settings of an open pty fails (EINVAL), so a new rate means a new open.
         try:
@@ -347,7 +347,7 @@ def run(a: argparse.Namespace) -> tuple[object, list[str]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m tools.meterctl", description=__doc__.split("\n\n")[0],
+    p = argparse.ArgumentParser(prog="python -m tools.meterctl", description=(__doc__ or "").split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter,
                                 epilog="exit status: 0 done, 1 the meter refused, 2 could not talk to it")
     p.add_argument("--port", required=True, help="serial device, pty path, or socket://127.0.0.1:PORT")
