@@ -4,9 +4,11 @@
 `python -m host_sim console [--pty] [--tcp PORT]` prints the pty path (or the TCP
 address) on its first line, then serves until interrupted or --seconds pass.
 Until the application's register provider lands, the registers behind the port
-are a PLACEHOLDER (`PlaceholderProvider`): fixed sample values, a live clock,
-writes kept in memory, tokens 'accepted' once. It exercises the protocol and the
-tools, not the metering.
+are `SimMeterProvider`: energy, voltage, current, power, PF and frequency come
+from the firmware's Meter metering a steady load on a simulated board; every
+other code is a PLACEHOLDER (`PlaceholderProvider`: fixed sample values, a live
+clock, writes kept in memory, tokens 'accepted' once). `--placeholder` drops the
+simulated board (fixed values only).
 """
 from __future__ import annotations
 
@@ -212,14 +214,90 @@ class PlaceholderProvider:
         return result
 
 
+class SimulatedMeter:
+    """The firmware's Meter on a simulated board with a steady sinusoidal load,
+    metering as virtual time advances (host_sim.replay's set-up, open-ended)."""
+
+    FS_HZ = 8000.0
+
+    def __init__(self, load_w: float, pf: float = 1.0, board_path: str | None = None) -> None:
+        import math
+
+        import board as fw_board
+        from meter import Meter
+
+        from .replay import resolve_board
+        from .simboard import SimBoard
+
+        board, cal = resolve_board(board_path, None)
+        self.sim = SimBoard(board)
+        self.meter = Meter(self.sim.model.spi, self.sim.model.cs, cal, int(board.clkin_hz),
+                           ib_ma=int(round(board.ib_a * 1000)), un_mv=int(round(board.un_v * 1000)))
+        if not self.meter.start(self.sim.ticks_ms()):
+            raise RuntimeError(f"simulated ADE7753 did not start: {self.meter.events[-1][2]}")
+        self.tick_ms = fw_board.TICK_MS
+        self.un_v, self.fn_hz = board.un_v, board.fn_hz
+        self.i_a = load_w / (board.un_v * pf) if pf else 0.0
+        self.phi = math.acos(max(-1.0, min(1.0, pf)))
+        self._t_s = 0.0
+        self.virtual_ms = 0
+
+    def advance_to(self, virtual_ms: int) -> None:
+        """Feed the load and tick the meter every TICK_MS up to virtual_ms."""
+        import numpy as np
+
+        while self.virtual_ms + self.tick_ms <= virtual_ms:
+            n = int(self.FS_HZ * self.tick_ms / 1000)
+            t = self._t_s + np.arange(n) / self.FS_HZ
+            w = 2 * np.pi * self.fn_hz * t
+            self.sim.feed(self.un_v * np.sqrt(2) * np.sin(w), self.i_a * np.sqrt(2) * np.sin(w - self.phi),
+                          self.FS_HZ)
+            self._t_s += n / self.FS_HZ
+            self.virtual_ms += self.tick_ms
+            self.meter.tick(self.sim.ticks_ms())
+
+
+@dataclass
+class SimMeterProvider(PlaceholderProvider):
+    """Metrology codes (energy, V, I, P, PF, f) from a SimulatedMeter; the rest
+    (tariff, prepay, billing) still PLACEHOLDER values until those land."""
+
+    sim: SimulatedMeter | None = None
+
+    def read(self, code: str) -> tuple[str, str | None] | None:
+        if self.sim is not None:
+            m = self.sim.meter.metrology
+            if code == obis.IMPORT_TOTAL:
+                return (m.energy_import.kwh_text(), "kWh")
+            if code == obis.EXPORT_TOTAL:
+                return (m.energy_export.kwh_text(), "kWh")
+            if code == obis.VOLTAGE:
+                return ("%.1f" % m.vrms_v(), "V")
+            if code == obis.CURRENT:
+                return ("%.3f" % m.irms_a(), "A")
+            if code == obis.POWER_IMPORT:
+                return ("%.3f" % max(0.0, m.power_w() / 1000), "kW")
+            if code == obis.POWER_SIGNED:
+                return ("%.3f" % (m.power_w() / 1000), "kW")
+            if code == obis.POWER_FACTOR:
+                return ("%.2f" % m.power_factor(), None)
+            if code == obis.FREQUENCY:
+                return ("%.2f" % m.frequency_hz(), "Hz")
+        return super().read(code)
+
+
 def serve(port: Iec62056Port, seconds: float | None = None, speed: float = 1.0,
-          should_stop=lambda: False) -> None:
+          should_stop=lambda: False, sim: SimulatedMeter | None = None) -> None:
     """Poll the port like the meter loop: every 20 ms, every 5 ms while a session
-    is open. The port's clock runs `speed` times real time (1: real time)."""
+    is open. The port's clock runs `speed` times real time (1: real time); a
+    simulated meter meters on the same virtual clock."""
     t0 = time.monotonic()
     while not should_stop():
         elapsed = time.monotonic() - t0
         if seconds is not None and elapsed >= seconds:
             return
-        port.poll(int(elapsed * 1000 * speed) & TICKS_MASK)
+        virtual_ms = int(elapsed * 1000 * speed)
+        if sim is not None:
+            sim.advance_to(virtual_ms)
+        port.poll(virtual_ms & TICKS_MASK)
         time.sleep(0.005 if port.busy() else 0.02)
