@@ -32,9 +32,7 @@ test-py: $(STAMP)
 	$(PY) -m pytest
 
 test-mpy: $(STAMP)
-	MICROPYPATH=$(MPYPATH) $(MPY) -X heapsize=$(MPY_HEAP) tests/fw/run.py --without test_storage --without test_flashring
-	# storage on VfsLfs2: its own process, so the simulated flash is not squeezed by the other tests' code
-	MICROPYPATH=$(MPYPATH) $(MPY) -X heapsize=$(MPY_HEAP) tests/fw/run.py test_storage test_flashring
+	$(PY) -m tools.fw_lane $(MPY) $(MPY_HEAP) $(MPYPATH)
 	@mkdir -p build
 	MICROPYPATH=tools/mpy:$(MPYPATH) $(MPY) -X heapsize=$(MPY_HEAP) tools/mpy/main_run.py 50 build/calibration.json
 

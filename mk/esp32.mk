@@ -83,10 +83,8 @@ $(ESP32_MPY_DIR)/.stamp: $(ESP32_MPY_SOURCES) $(STAMP)
 # Firmware tests (from source, then with the firmware as .mpy) and main.py's
 # loop (source, then .mpy), the loop in the ESP32's boot heap.
 test-esp32: $(ESP32_MPY) $(ESP32_MPY_DIR)/.stamp
-	MICROPYPATH=firmware:tests/fw:.frozen $(ESP32_MPY) -X heapsize=$(ESP32_TEST_HEAP) tests/fw/run.py $(ESP32_NOT_STORAGE)
-	MICROPYPATH=$(ESP32_MPY_DIR):tests/fw:.frozen $(ESP32_MPY) -X heapsize=$(ESP32_TEST_HEAP) tests/fw/run.py $(ESP32_NOT_STORAGE)
-	# storage on VfsLfs2 holds a simulated flash in the heap too: a process of its own
-	MICROPYPATH=firmware:tests/fw:.frozen $(ESP32_MPY) -X heapsize=128k tests/fw/run.py test_storage test_flashring
+	$(PY) -m tools.fw_lane $(ESP32_MPY) $(ESP32_TEST_HEAP) firmware:tests/fw:.frozen
+	$(PY) -m tools.fw_lane $(ESP32_MPY) $(ESP32_TEST_HEAP) $(ESP32_MPY_DIR):tests/fw:.frozen
 	MICROPYPATH=tools/mpy:firmware:tests/fw:.frozen $(ESP32_MPY) -X heapsize=$(ESP32_SRC_LOOP_HEAP) \
 	  tools/mpy/main_run.py $(ESP32_LOOP_TICKS) build/esp32-calibration.json
 	MICROPYPATH=$(ESP32_MPY_DIR):.frozen $(ESP32_MPY) -X heapsize=$(ESP32_HEAP) \

@@ -13,6 +13,9 @@ token_decode_us / token_decode_alloc_bytes (and token_*) come from
 tools/mpy/bench_tokens.py on the unix port; random_tokens_* from 100 000 random
 20-digit strings through the firmware token gateway (tools/sts_fuzz.py).
 save_ms_unix, flash_erases_per_day, ... come from tools/storage_budget.py.
+console_*: the technician port's retained state and per-readout allocation on
+the unix port (tools/mpy/console_mem.py), and a 100 000-frame fuzz run
+(tools/fuzz_console.py).
 """
 from __future__ import annotations
 
@@ -57,6 +60,18 @@ def random_token_figures(n: int = 100_000) -> dict:
 
 
 def min_heap_bytes(ticks: int = 200, micropython: Path = MPY64, source: bool = False) -> int:
+def console_figures() -> dict:
+    """Technician port: memory on the unix port (tools/mpy/console_mem.py) and
+    100 000 fuzz frames under CPython (tools/fuzz_console.py)."""
+    from tools.fuzz_console import run as fuzz_run
+
+    env = dict(os.environ, MICROPYPATH="firmware:tests/fw:.frozen")
+    out = subprocess.run([str(ROOT / ".venv/bin/micropython"), "-X", f"heapsize={HEAP}", "tools/mpy/console_mem.py"],
+                         cwd=ROOT, env=env, capture_output=True, text=True, check=True)
+    return {**json.loads(out.stdout.strip().splitlines()[-1]), **fuzz_run(100_000, 1)}
+
+
+def min_heap_bytes(ticks: int = 200) -> int:
     """Smallest -X heapsize (1 KB steps) in which firmware/main.py boots and runs
     `ticks` loop passes on `micropython`: the whole firmware's peak GC heap
     (on the 64-bit port objects are larger than on an ESP32). Everything is loaded
@@ -190,6 +205,7 @@ def main() -> int:
         "firmware_mpy_bytes": fw_bytes,
         "model_samples_per_s": round(model_samples_per_s()),
         "sim_year_s": None,
+        **console_figures(),
     }
     result.update(mpy_token_figures())
     result.update(random_token_figures())

@@ -1,0 +1,149 @@
+"""tools/meterctl against `python -m host_sim console` on a pty (both real CLIs),
+and against scripted misbehaving meters for its error paths."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+import tty
+import zlib
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+KEY_HEX = "00112233445566778899aabbccddeeff"  # the simulator's default key
+
+
+@pytest.fixture(scope="module")
+def console():
+    proc = subprocess.Popen([sys.executable, "-m", "host_sim", "console", "--pty", "--seconds", "300"],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    path = proc.stdout.readline().strip()
+    assert path.startswith("/dev/pts/"), path
+    yield path
+    proc.terminate()
+    _, err = proc.communicate(timeout=10)
+    assert "Traceback" not in err, err
+
+
+def meterctl(port: str, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    e = dict(os.environ)
+    e.pop("METER_KEY", None)
+    e.update(env or {})
+    return subprocess.run([sys.executable, "-m", "tools.meterctl", "--port", port, *args], cwd=ROOT, env=e,
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_read_json_has_the_spec_codes(console):
+    r = meterctl(console, "--json", "read")
+    assert r.returncode == 0, r.stderr
+    rows = {d["code"]: (d["value"], d["unit"]) for d in json.loads(r.stdout)}
+    for code in ("0.0.0", "C.1.0", "0.9.1", "0.9.2", "1.8.0", "1.8.1", "1.8.2", "1.8.3", "1.8.4", "2.8.0",
+                 "1.7.0", "16.7.0", "32.7.0", "31.7.0", "14.7.0", "13.7.0", "0-0:96.14.0", "0-0:96.3.10",
+                 "0-0:19.10.0", "F.F"):
+        assert code in rows, code
+    assert rows["0.0.0"] == ("12345678", None)
+    assert rows["1.8.0"][1] == "kWh"
+
+
+def test_get_human_and_unknown_code(console):
+    r = meterctl(console, "get", "32.7.0")
+    assert r.returncode == 0 and "32.7.0" in r.stdout and "V" in r.stdout and "voltage" in r.stdout
+    r = meterctl(console, "get", "7.7.7")
+    assert r.returncode == 1
+    assert r.stderr.strip() == "error: meter does not know code 7.7.7"
+
+
+def test_token_accepted_then_used(console):
+    r = meterctl(console, "--json", "token", "12345678901234567890")
+    assert r.returncode == 0 and json.loads(r.stdout)["result"] == "ACCEPT"
+    r = meterctl(console, "token", "12345678901234567890")
+    assert r.returncode == 1 and r.stderr.strip() == "error: token not accepted: USED"
+    r = meterctl(console, "token", "1234")
+    assert r.returncode == 2 and "20 digits" in r.stderr
+
+
+def test_writes_need_the_key_and_the_right_one(console, tmp_path):
+    r = meterctl(console, "set-clock", "2026-12-01 10:00:00")
+    assert r.returncode == 2 and "--key-file" in r.stderr
+    key = tmp_path / "key"
+    key.write_text(KEY_HEX + "\n")
+    r = meterctl(console, "--key-file", str(key), "set-clock", "2026-12-01 10:00:00")
+    assert r.returncode == 0, r.stderr
+    tariff = tmp_path / "tariff.json"
+    tariff.write_bytes(b'{"rates": [1, 2, 3, 4]}' * 9)
+    r = meterctl(console, "--json", "tariff-upload", str(tariff), env={"METER_KEY": KEY_HEX})
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout) == {"bytes": 23 * 9, "crc32": "%08x" % zlib.crc32(tariff.read_bytes())}
+    wrong = {"METER_KEY": "ff" * 16}
+    r = meterctl(console, "set-clock", env=wrong)
+    assert r.returncode == 1 and "wrong key" in r.stderr
+    r = meterctl(console, "set-clock", env=wrong)
+    assert r.returncode == 1 and "locked out" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_events_and_freezes(console):
+    r = meterctl(console, "--json", "freezes")
+    assert r.returncode == 0
+    assert [d["code"] for d in json.loads(r.stdout)] == ["1.8.0*01", "1.8.0*02"]
+    r = meterctl(console, "events")
+    assert r.returncode == 0 and r.stdout.count("\n") == 2
+
+
+class ScriptedMeter:
+    """A pty whose 'meter' answers sign-ons with a fixed script."""
+
+    def __init__(self, answer: bytes | None) -> None:
+        self.master, self.slave = os.openpty()
+        tty.setraw(self.slave)
+        self.path = os.ttyname(self.slave)
+        self.answer = answer
+        self.stop = False
+        self.th = threading.Thread(target=self.run, daemon=True)
+        self.th.start()
+
+    def run(self) -> None:
+        os.set_blocking(self.master, False)
+        buf = b""
+        while not self.stop:
+            try:
+                buf += os.read(self.master, 100)
+            except BlockingIOError:
+                time.sleep(0.01)
+                continue
+            if b"!\r\n" in buf and self.answer is not None:
+                buf = b""
+                os.write(self.master, b"/XXX5PPM1\r\n")
+                time.sleep(0.4)
+                os.write(self.master, self.answer)
+
+    def close(self) -> None:
+        self.stop = True
+        self.th.join()
+        os.close(self.master)
+        os.close(self.slave)
+
+
+def test_no_answer_bcc_wrong_are_exit_2():
+    silent = ScriptedMeter(None)
+    try:
+        r = meterctl(silent.path, "--timeout", "0.5", "read")
+        assert r.returncode == 2 and "no answer (identification)" in r.stderr
+    finally:
+        silent.close()
+    body = b"1.8.0(1*kWh)\r\n!\r\n\x03"
+    x = 0
+    for b in body:
+        x ^= b
+    bad = ScriptedMeter(b"\x02" + body + bytes([x ^ 0x10]))
+    try:
+        r = meterctl(bad.path, "--timeout", "1", "read")
+        assert r.returncode == 2 and "BCC wrong" in r.stderr, r.stderr
+    finally:
+        bad.close()
