@@ -1,7 +1,7 @@
 """Buzzer: a non-blocking pattern sequencer on a pin.
 
 A pattern is a tuple of durations in ms, alternately on and off, starting
-with on. poll(now_ms) switches the pin when a step's time is up, so the step
+with on and ending with an off gap (so two patterns never run together). poll(now_ms) switches the pin when a step's time is up, so the step
 resolution is the polling period (500 ms in the loop; a board with a faster
 loop or a timer calling poll gets finer steps). One pattern plays at a time;
 a higher-priority pattern pre-empts, a lower one waits in one pending slot.
@@ -17,13 +17,13 @@ from ticks import ticks_add, ticks_diff
 _S = const(500)  # one short beep / gap: the loop period
 _L = const(2000)  # one long tone
 
-TOKEN_ACCEPTED = (_S,)
-TOKEN_REJECTED = (_S, _S, _S, _S, _S)
-ALARM1 = (_S, _S, _S)  # 2 short
-ALARM2 = (_S, _S, _S, _S, _S, _S, _S)  # 4 short
-EMERGENCY = (_L, _S, _S)  # long + short
-IMMINENT = (_L, _S, _L)  # 2 long
-RELAY_OPENED = (_L,)
+TOKEN_ACCEPTED = (_S, _S)  # 1 short
+TOKEN_REJECTED = (_S, _S, _S, _S, _S, _S)  # 3 short
+ALARM1 = (_S, _S, _S, _S)  # 2 short
+ALARM2 = (_S, _S, _S, _S, _S, _S, _S, _S)  # 4 short
+EMERGENCY = (_L, _S, _S, _S)  # long + short
+IMMINENT = (_L, _S, _L, _S)  # 2 long
+RELAY_OPENED = (_L, _S)  # 1 long
 
 PRIO_WARNING = const(1)
 PRIO_RELAY = const(2)
