@@ -259,7 +259,7 @@ def parse_config(obj, special_days=None):
     if c.safe_break_ma < 1000:
         _fail("safe_break_a", "must be at least 1 A")
     c.safe_break_timeout_s = _int(v["safe_break_timeout_s"], "safe_break_timeout_s", 0, 86400)
-    c.power_limit_w = _int(v["power_limit_w"], "power_limit_w", 0, 1_000_000)
+    c.power_limit_w = _int(v["power_limit_w"], "power_limit_w", 0, 100_000)
     c.power_window_s = _int(v["power_window_s"], "power_window_s", 1, 600)
     c.power_trip_delay_s = _int(v["power_trip_delay_s"], "power_trip_delay_s", 0, 3600)
     c.power_holdoff_s = _int(v["power_holdoff_s"], "power_holdoff_s", 0, 86400)
