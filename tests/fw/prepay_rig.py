@@ -80,6 +80,8 @@ class Rig:
         self.watts = 0
         self.cost_e4_per_tick = 0
         self.buzz_on_ticks = 0
+        self.billed_lsb = 0
+        self.billed_cost_e4 = 0
 
     def get_meter(self):
         return self.meter
@@ -91,7 +93,10 @@ class Rig:
         m = self.meter
         lsb = self.watts // 2 if self.relay.closed else 0
         m.tick_import_lsb = lsb
-        self.svc.bill(lsb, self.cost_e4_per_tick if lsb else 0)
+        cost = self.cost_e4_per_tick if lsb else 0
+        self.billed_lsb += lsb  # the harness's own count of what it handed over
+        self.billed_cost_e4 += cost
+        self.svc.bill(lsb, cost)
         self.svc.poll(self.clock.now_ms)
         if self.buzz_pin.v:
             self.buzz_on_ticks += 1
