@@ -161,8 +161,9 @@ class PrepayService:
             return True
         if not cfg.friendly_special_days:
             return False
-        if cfg.special_fn is not None:
-            return bool(cfg.special_fn(day))
+        fn = cfg.special_fn
+        if callable(fn):
+            return bool(fn(day))
         if day in cfg.special_day:
             return True
         if cfg.special_md:
@@ -386,7 +387,7 @@ class PrepayService:
         body = struct.pack(_STATE_FMT, _STATE_VERSION, *(self.account.registers() + (
             1 if r.closed else 0, rl.REASONS.index(r.reason), min(self.trips, 255),
             1 if self.locked_out else 0, 1 if self.guaranteed else 0)))
-        return body + struct.pack("<I", binascii.crc32(body) & 0xFFFFFFFF)
+        return body + struct.pack("<I", binascii.crc32(body))
 
     def load_state(self, data, now_ms):
         """Restore after a power cut; ValueError (and nothing changed) if corrupt."""
@@ -394,7 +395,7 @@ class PrepayService:
         if len(data) != n + 4:
             raise ValueError("prepay state: %d bytes, expected %d" % (len(data), n + 4))
         body = data[:n]
-        if struct.unpack("<I", data[n:])[0] != binascii.crc32(body) & 0xFFFFFFFF:
+        if struct.unpack("<I", data[n:])[0] != binascii.crc32(body):  # unsigned on both interpreters
             raise ValueError("prepay state: CRC does not match (corrupt record)")
         v = struct.unpack(_STATE_FMT, body)
         if v[0] != _STATE_VERSION:

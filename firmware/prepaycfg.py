@@ -146,12 +146,14 @@ def _special(v):
     md = {}
     days = {}
     for i in range(len(v)):
-        d = v[i]
-        if isinstance(d, (list, tuple)) and d:
-            d = d[0]
+        item = v[i]
+        if isinstance(item, (list, tuple)) and item:
+            item = item[0]
         k = "special_days[%d]" % i
-        if not isinstance(d, str):
-            _fail(k, "%r is not a date" % (d,))
+        if not isinstance(item, str):
+            _fail(k, "%r is not a date" % (item,))
+            return None, {}, {}
+        d = str(item)
         try:
             if len(d) == 5 and d[2] == "-":
                 mo, dd = int(d[:2]), int(d[3:])
@@ -203,7 +205,7 @@ class Config:
         self.quiet_starts = []
         self.quiet_ends = []
         self.silence_s = 3600
-        self.special_fn = None
+        self.special_fn: object = None  # a callable day -> bool, or None
         self.special_md = {}
         self.special_day = {}
 
