@@ -43,12 +43,12 @@ import account as acc
 import buzzer as bz
 import relay as rl
 from account import Account  # noqa: F401  (re-exported: the prepay API)
-from clock import weekday
+from periods import Protection
+from powerlimit import PowerLimit
 from prepaycfg import BUTTON, AUTO, Config, PrepayError, parse_config  # noqa: F401
 from ticks import ticks_add, ticks_diff
 
 POWER_LIMIT_MAX_W = const(100_000)  # keeps the window arithmetic in small ints
-_DAY_S = const(86400)
 _IMMINENT_S = const(60)
 _BUCKET_MS = const(10_000)  # debit history: 6 buckets = the last minute
 _BUCKETS = const(6)
@@ -60,18 +60,6 @@ _STATE_FMT = "<B16iBBBBB"
 _SOURCE = "prepay"
 _WARNINGS = {acc.ALARM1: bz.ALARM1, acc.ALARM2: bz.ALARM2, acc.EMERGENCY: bz.EMERGENCY,
              acc.EXHAUSTED: bz.EMERGENCY}
-
-
-def _in_ranges(starts, ends, sod):
-    i = 0
-    n = len(starts)
-    while i < n:
-        a = starts[i]
-        b = ends[i]
-        if (a <= sod < b) if a < b else (sod >= a or sod < b):
-            return True
-        i += 1
-    return False
 
 
 class PrepayService:
@@ -86,22 +74,12 @@ class PrepayService:
         self.buzzer = buzzer
         self.button = button
         self.meter_fn = meter_fn  # () -> metrology.Metrology or None (not yet calibrated)
-        self.guaranteed = self.cfg.guaranteed_supply
+        self.periods = Protection(self.cfg, clock)
+        self.power = PowerLimit(self.cfg)
         self.protected = False
         self.quiet = False
         self._m = None  # the metrology the constants below were made for
         self._safe_raw = 0x3FFFFFFF
-        self._k8 = 0  # 8 x W.ms per AENERGY LSB
-        self._k8_chunk = 1
-        # power-limit window
-        self._win_ws8 = 0  # energy in the window, 8 x W.s
-        self._win_carry = 0  # below one 8 x W.s, in 8 x W.ms
-        self._win_ms = 0
-        self._over_ms = 0
-        self.trip_due = False
-        self.trips = 0
-        self.locked_out = False
-        self._trip_ms = 0
         self._power_seen = account.power_limit_changes
         # debit history (account units) for "disconnect imminent"
         self._bucket = [0] * _BUCKETS
@@ -114,9 +92,6 @@ class PrepayService:
         self._warn_due = False
         self._silence_ms = 0
         self.silenced = False
-        # protected-day cache: (day, flag) for today and tomorrow
-        self._cd0 = self._cd1 = -1
-        self._cv0 = self._cv1 = False
         self._started = False
         self._cmd_open = False  # an authorised open command stands until a close command
 
@@ -143,7 +118,7 @@ class PrepayService:
 
     def set_guaranteed_supply(self, on):
         """Authorised command: while on, no disconnection for lack of credit."""
-        self.guaranteed = bool(on)
+        self.periods.guaranteed = bool(on)
         self.events.log("guaranteed_supply", _SOURCE, 1 if on else 0)
 
     def command_relay(self, closed, now_ms):
@@ -154,51 +129,6 @@ class PrepayService:
         else:
             self._open(rl.COMMAND, now_ms, self._current_over())
 
-    # --- protected periods ---------------------------------------------------
-    def _day_flag(self, day):
-        cfg = self.cfg
-        if cfg.friendly_weekends and weekday(day) >= 5:
-            return True
-        if not cfg.friendly_special_days:
-            return False
-        fn = cfg.special_fn
-        if callable(fn):
-            return bool(fn(day))
-        if day in cfg.special_day:
-            return True
-        if cfg.special_md:
-            from clock import civil_from_days
-
-            y, m, d = civil_from_days(day)  # allocates: once per day (cached)
-            return (m * 100 + d) in cfg.special_md
-        return False
-
-    def _day_protected(self, day):
-        if day == self._cd0:
-            return self._cv0
-        if day == self._cd1:
-            return self._cv1
-        v = self._day_flag(day)
-        if day > self._cd0:  # keep the two newest days
-            self._cd1, self._cv1 = self._cd0, self._cv0
-            self._cd0, self._cv0 = day, v
-        else:
-            self._cd1, self._cv1 = day, v
-        return v
-
-    def protected_at(self, day, sod):
-        """Is disconnection for lack of credit barred at this wall time?"""
-        if self.guaranteed:
-            return True
-        if not self.clock.valid:
-            return False
-        if sod >= _DAY_S:
-            day += 1
-            sod -= _DAY_S
-        if self._day_protected(day):
-            return True
-        return _in_ranges(self.cfg.friendly_starts, self.cfg.friendly_ends, sod)
-
     # --- metrology-derived inputs ------------------------------------------
     def _meter(self):
         m = self.meter_fn() if self.meter_fn is not None else None
@@ -207,8 +137,7 @@ class PrepayService:
             cal = m.cal
             num, den = cal.lsb_per_kwh()
             self._safe_raw = self.cfg.safe_break_ma * cal.irms_lsb_ref // cal.i_ref_ma
-            self._k8 = max(1, den * 3_600_000 * 8000 // num)
-            self._k8_chunk = max(1, (1 << 29) // self._k8)
+            self.power.set_scale(num, den)
         return m
 
     def _current_over(self):
@@ -217,36 +146,6 @@ class PrepayService:
 
     def _safe_timeout_ms(self):
         return self.cfg.safe_break_timeout_s * 1000
-
-    def _power(self, lsb, dt_ms):
-        limit = self.account.power_limit_w
-        if limit <= 0 or dt_ms <= 0:
-            self._win_ws8 = self._win_carry = self._win_ms = self._over_ms = 0
-            self.trip_due = False
-            return
-        k8 = self._k8
-        while lsb > 0:  # energy of this tick in 8 x W.ms, in chunks that stay small
-            n = lsb if lsb < self._k8_chunk else self._k8_chunk
-            lsb -= n
-            x = n * k8 + self._win_carry
-            w = x // 1000
-            self._win_carry = x - w * 1000
-            self._win_ws8 += w
-        self._win_ms += dt_ms
-        cfg = self.cfg
-        if self._win_ms < cfg.power_window_s * 1000:
-            return
-        ms = self._win_ms
-        # mean power > limit  <=>  8 E[W.s] > 8 limit ms / 1000
-        allowed = limit * 8 * (ms // 1000) + limit * 8 * (ms % 1000) // 1000
-        if self._win_ws8 > allowed:
-            self._over_ms += ms
-            if self._over_ms >= cfg.power_trip_delay_s * 1000:
-                self.trip_due = True
-        else:
-            self._over_ms = 0
-            self.trip_due = False
-        self._win_ws8 = self._win_carry = self._win_ms = 0
 
     # --- the loop -----------------------------------------------------------
     def poll(self, now_ms):
@@ -257,17 +156,16 @@ class PrepayService:
         if not self._started:
             self._started = True
             self._bucket_ms = now_ms
-            self._trip_ms = now_ms
+            self.power._trip_ms = now_ms
             if not r.closed:
                 r.changed_ms = now_ms  # a hold-off restarts at power-up
         m = self._meter()
         if m is not None and r.closed:
-            self._power(m.tick_import_lsb, m.last_dt_ms)
+            self.power.add(m.tick_import_lsb, m.last_dt_ms, a.power_limit_w)
         over = self._current_over()
         if a.power_limit_changes != self._power_seen:
             self._power_seen = a.power_limit_changes
-            self._over_ms = 0
-            self.trip_due = False
+            self.power.reset()
         if ticks_diff(now_ms, self._bucket_ms) >= _BUCKET_MS:
             self._bucket_ms = ticks_add(self._bucket_ms, _BUCKET_MS)
             if ticks_diff(now_ms, self._bucket_ms) >= _BUCKET_MS:
@@ -279,8 +177,8 @@ class PrepayService:
         state = a.update()
         day = clock.day
         sod = clock.sod
-        self.protected = prot = self.protected_at(day, sod)
-        self.quiet = clock.valid and _in_ranges(cfg.quiet_starts, cfg.quiet_ends, sod)
+        self.protected = prot = self.periods.at(day, sod)
+        self.quiet = self.periods.quiet(sod)
         if self.silenced and ticks_diff(now_ms, self._silence_ms) >= 0:
             self.silenced = False
         # the button: a press takes offered emergency credit, else silences warnings
@@ -296,9 +194,8 @@ class PrepayService:
         if b.held and not r.closed:
             if r.reason == rl.CREDIT_EXHAUSTED and a.above_reconnect():
                 r.close(rl.BUTTON, now_ms)
-            elif r.reason == rl.POWER_LIMIT and self.locked_out and (state != acc.EXHAUSTED or prot):
-                self.locked_out = False
-                self.trips = 0
+            elif r.reason == rl.POWER_LIMIT and self.power.locked_out and (state != acc.EXHAUSTED or prot):
+                self.power.unlock()
                 r.close(rl.BUTTON, now_ms)
         # the relay policy
         if r.closed:
@@ -306,7 +203,7 @@ class PrepayService:
                 self._open(rl.COMMAND, now_ms, over)
             elif state == acc.EXHAUSTED and not prot:
                 self._open(rl.CREDIT_EXHAUSTED, now_ms, over)
-            elif self.trip_due:
+            elif self.power.trip_due:
                 self._open(rl.POWER_LIMIT, now_ms, over)
             elif r.waiting:
                 r.cancel_open()  # the cause went away while the current was too high
@@ -315,7 +212,7 @@ class PrepayService:
         elif r.reason == rl.CREDIT_EXHAUSTED:
             if cfg.reconnect == AUTO and a.above_reconnect():
                 r.close(rl.CREDIT_RESTORED, now_ms)
-        elif r.reason == rl.POWER_LIMIT and not self.locked_out:
+        elif r.reason == rl.POWER_LIMIT and not self.power.locked_out:
             if ticks_diff(now_ms, r.changed_ms) >= cfg.power_holdoff_s * 1000:
                 if state == acc.EXHAUSTED and not prot:
                     r.set_reason(rl.CREDIT_EXHAUSTED)
@@ -336,21 +233,13 @@ class PrepayService:
         if reason == rl.COMMAND:
             self._cmd_open = False
         self.buzzer.play(bz.RELAY_OPENED, bz.PRIO_RELAY, now_ms)
-        if reason == rl.POWER_LIMIT:
-            self.trip_due = False
-            self._over_ms = 0
-            if ticks_diff(now_ms, self._trip_ms) > self.cfg.power_lockout_window_s * 1000:
-                self.trips = 0  # the earlier trips are too long ago to count
-            self.trips += 1
-            self._trip_ms = now_ms
-            if self.trips >= self.cfg.power_lockout_trips:
-                self.locked_out = True
-                self.events.log("power_lockout", _SOURCE, self.trips)
+        if reason == rl.POWER_LIMIT and self.power.tripped(now_ms):
+            self.events.log("power_lockout", _SOURCE, self.power.trips)
 
     def _maybe_imminent(self, state, prot, day, sod, now_ms):
         """'Disconnect imminent' once, about a minute before a credit disconnection."""
         soon = False
-        if not self.protected_at(day, sod + _IMMINENT_S):
+        if not self.periods.at(day, sod + _IMMINENT_S):
             if state == acc.EXHAUSTED:
                 soon = prot  # the protected period ends within the minute
             else:
@@ -385,8 +274,8 @@ class PrepayService:
         """Account registers, relay state and reason, power-limit trips, CRC-32."""
         r = self.relay
         body = struct.pack(_STATE_FMT, _STATE_VERSION, *(self.account.registers() + (
-            1 if r.closed else 0, rl.REASONS.index(r.reason), min(self.trips, 255),
-            1 if self.locked_out else 0, 1 if self.guaranteed else 0)))
+            1 if r.closed else 0, rl.REASONS.index(r.reason), min(self.power.trips, 255),
+            1 if self.power.locked_out else 0, 1 if self.periods.guaranteed else 0)))
         return body + struct.pack("<I", binascii.crc32(body))
 
     def load_state(self, data, now_ms):
@@ -404,8 +293,8 @@ class PrepayService:
         if closed > 1 or reason >= len(rl.REASONS) or locked > 1 or guaranteed > 1:
             raise ValueError("prepay state: relay field out of range")
         self.account.restore(v[1:17])
-        self.trips = trips
-        self.locked_out = locked == 1
-        self.guaranteed = guaranteed == 1
+        self.power.trips = trips
+        self.power.locked_out = locked == 1
+        self.periods.guaranteed = guaranteed == 1
         self._warn_state = ""
         self.relay.restore(closed == 1, rl.REASONS[reason], now_ms)

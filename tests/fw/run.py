@@ -17,6 +17,7 @@ def main():
     passed = failed = skipped = 0
     for name in names:
         gc.collect()
+        loaded = list(sys.modules)
         mod = __import__(name)
         for attr in sorted(dir(mod)):
             if not attr.startswith("test_"):
@@ -34,7 +35,11 @@ def main():
             else:
                 passed += 1
                 print("ok   %s.%s" % (name, attr))
-        del sys.modules[name]  # keep the heap for the next module
+        # keep the heap for the next module: drop it and what it imported
+        mod = fn = None  # (the last test function holds its module's globals)
+        for k in list(sys.modules):
+            if k not in loaded:
+                del sys.modules[k]
     print("%d passed, %d failed, %d skipped" % (passed, failed, skipped))
     sys.exit(1 if failed else 0)
 

@@ -12,7 +12,7 @@ CFG = {"balance": "1000.0000", "max_balance": "10000.0000", "power_limit_w": 100
 def test_exactly_the_limit_never_trips():
     rig = Rig(CFG)
     rig.run(300, 1000)
-    assert rig.relay.closed and rig.svc.trips == 0
+    assert rig.relay.closed and rig.svc.power.trips == 0
 
 
 def test_above_the_limit_trips_after_the_delay_and_recloses_after_the_holdoff():
@@ -24,7 +24,7 @@ def test_above_the_limit_trips_after_the_delay_and_recloses_after_the_holdoff():
         n += 1
         assert n < 1000
     assert n == 60  # three 10 s windows over the limit = 30 s = 60 passes
-    assert rig.relay.reason == "power_limit" and rig.svc.trips == 1
+    assert rig.relay.reason == "power_limit" and rig.svc.power.trips == 1
     n = 0
     while not rig.relay.closed:
         rig.tick()
@@ -39,7 +39,7 @@ def test_a_short_excursion_shorter_than_the_delay_does_not_trip():
     for _ in range(10):
         rig.run(20, 3000)  # two windows over
         rig.run(10, 500)  # one under: the over-limit time starts again
-    assert rig.relay.closed and rig.svc.trips == 0
+    assert rig.relay.closed and rig.svc.power.trips == 0
 
 
 def test_third_trip_locks_out_until_a_3_second_hold():
@@ -47,16 +47,16 @@ def test_third_trip_locks_out_until_a_3_second_hold():
     rig.watts = 2000
     for trip in (1, 2, 3):
         assert rig.run_until(lambda: not rig.relay.closed, 200)
-        assert rig.svc.trips == trip
+        assert rig.svc.power.trips == trip
         if trip < 3:
             assert rig.run_until(lambda: rig.relay.closed, 200)
-    assert rig.svc.locked_out and rig.logged("power_lockout") == [3]
+    assert rig.svc.power.locked_out and rig.logged("power_lockout") == [3]
     rig.run(600)
     assert not rig.relay.closed  # no hold-off reclose once locked out
     rig.watts = 500
     rig.hold_button(4)  # seen down on 8 passes: 3.5 s from the first to the last
     assert rig.relay.closed and rig.relay.reason == "button"
-    assert not rig.svc.locked_out and rig.svc.trips == 0
+    assert not rig.svc.power.locked_out and rig.svc.power.trips == 0
 
 
 def test_a_token_sets_the_limit_and_zero_removes_it():
@@ -92,4 +92,4 @@ def test_steady_pass_allocates_nothing():
         rig.run(40)  # over the limit: a trip opens the relay
     finally:
         micropython.heap_unlock()
-    assert rig.svc.trips == 1 and rig.buzzer.played >= 2
+    assert rig.svc.power.trips == 1 and rig.buzzer.played >= 2

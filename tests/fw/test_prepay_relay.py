@@ -43,7 +43,7 @@ def test_credit_out_just_before_friendly_hours_opens_at_once():
 
 def test_friendly_hours_wrap_midnight_and_weekends():
     rig = Rig(cfg(friendly_hours=["18:00-08:00"], friendly_weekends=True))
-    p = rig.svc.protected_at
+    p = rig.svc.periods.at
     d = rig.clock.day  # a Monday
     assert p(d, 18 * H) and p(d, 23 * H + 3599) and p(d, 0) and p(d, 8 * H - 1)
     assert not p(d, 8 * H) and not p(d, 18 * H - 1)
@@ -53,7 +53,7 @@ def test_friendly_hours_wrap_midnight_and_weekends():
 def test_special_days_from_the_tariff_list():
     rig = Rig(cfg(friendly_special_days=True), special_days=[["01-06", "restday"], "2026-01-08"])
     d = rig.clock.day  # 2026-01-05
-    p = rig.svc.protected_at
+    p = rig.svc.periods.at
     assert not p(d, 12 * H) and p(d + 1, 12 * H) and not p(d + 2, 12 * H) and p(d + 3, 12 * H)
     assert p(d + 366, 12 * H)  # 01-06 recurs: 2027-01-06
 
