@@ -27,6 +27,15 @@ def mpy_figures() -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def prepay_figures() -> dict:
+    """The prepay service's pass on the unix port (tools/mpy/bench_prepay.py);
+    prepay_pass_us includes the test rig's fake pins and metrology."""
+    env = dict(os.environ, MICROPYPATH="firmware:tests/fw:.frozen")
+    out = subprocess.run([str(ROOT / ".venv/bin/micropython"), "-X", f"heapsize={HEAP}", "tools/mpy/bench_prepay.py"],
+                         cwd=ROOT, env=env, capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 def min_heap_bytes(ticks: int = 200) -> int:
     """Smallest -X heapsize (1 KB steps) in which firmware/main.py boots and runs
     `ticks` loop passes on the unix port: the whole firmware's peak GC heap
@@ -109,6 +118,7 @@ def main() -> int:
         "model_samples_per_s": round(model_samples_per_s()),
         "sim_year_s": None,
     }
+    result.update(prepay_figures())
     for k, v in result.items():
         print(f"{k:22s} {v}")
     print(json.dumps(result))
