@@ -34,6 +34,14 @@ class Hardware:
             self.cs = machine.Pin(board.PIN_CS, machine.Pin.OUT, value=1)
         return self.spi, self.cs
 
+    def build_prepay_pins(self):
+        """(relay, buzzer, button, relay feedback or None) for prepay.py.
+        The relay pin is made an output at its current level (no glitch at boot:
+        the prepay service drives the state it restores)."""
+        relay = machine.Pin(board.PIN_RELAY, machine.Pin.OUT)
+        buzzer = machine.Pin(board.PIN_BUZZER, machine.Pin.OUT, value=0)
+        return relay, buzzer, self.button, None  # this board has no relay feedback contact
+
     def button_held(self):
         """The service button (active low) held down now, debounced over 30 ms."""
         n = 0

@@ -59,7 +59,15 @@ def random_token_figures(n: int = 100_000) -> dict:
             "random_tokens_credited": r["credited"]}
 
 
-def min_heap_bytes(ticks: int = 200, micropython: Path = MPY64, source: bool = False) -> int:
+def prepay_figures() -> dict:
+    """The prepay service's pass on the unix port (tools/mpy/bench_prepay.py);
+    prepay_pass_us includes the test rig's fake pins and metrology."""
+    env = dict(os.environ, MICROPYPATH="firmware:tests/fw:.frozen")
+    out = subprocess.run([str(ROOT / ".venv/bin/micropython"), "-X", f"heapsize={HEAP}", "tools/mpy/bench_prepay.py"],
+                         cwd=ROOT, env=env, capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 def console_figures() -> dict:
     """Technician port: memory on the unix port (tools/mpy/console_mem.py) and
     100 000 fuzz frames under CPython (tools/fuzz_console.py)."""
@@ -71,7 +79,7 @@ def console_figures() -> dict:
     return {**json.loads(out.stdout.strip().splitlines()[-1]), **fuzz_run(100_000, 1)}
 
 
-def min_heap_bytes(ticks: int = 200) -> int:
+def min_heap_bytes(ticks: int = 200, micropython: Path = MPY64, source: bool = False) -> int:
     """Smallest -X heapsize (1 KB steps) in which firmware/main.py boots and runs
     `ticks` loop passes on `micropython`: the whole firmware's peak GC heap
     (on the 64-bit port objects are larger than on an ESP32). Everything is loaded
@@ -215,6 +223,7 @@ def main() -> int:
     result["mpy_tariff_pass_us"] = tf["mpy_tariff_pass_us"]
     result["cpython_tariff_year_s"] = round(cpython_tariff_year_s(), 2)
     result.update(storage_figures())
+    result.update(prepay_figures())
     for k, v in result.items():
         print(f"{k:26s} {v}")
     print(json.dumps(result))

@@ -31,6 +31,7 @@ def main():
     base = set(sys.modules)
     for name in names:
         gc.collect()
+        loaded = list(sys.modules)
         mod = __import__(name)
         for attr in sorted(dir(mod)):
             if not attr.startswith("test_"):

@@ -51,7 +51,7 @@ def test_bad_inputs_stop_before_any_session(build, tmp_path, capsys):
     partial = tmp_path / "partial"
     partial.mkdir()
     (partial / "app.mpy").write_bytes((build / "app.mpy").read_bytes())
-    with pytest.raises(flash.FlashError, match="not compiled: ade7753"):
+    with pytest.raises(flash.FlashError, match="not compiled: (.*, )?ade7753"):
         flash.plan("/dev/x", None, partial)
     with pytest.raises(flash.FlashError, match="several versions"):
         flash.check_expr([(6, 0, 0), (5, 0, 0)])
