@@ -234,7 +234,7 @@ class SimulatedMeter:
         self.meter = Meter(self.sim.model.spi, self.sim.model.cs, cal, int(board.clkin_hz),
                            ib_ma=int(round(board.ib_a * 1000)), un_mv=int(round(board.un_v * 1000)))
         if not self.meter.start(self.sim.ticks_ms()):
-            raise RuntimeError(f"simulated ADE7753 did not start: {self.meter.events[-1][2]}")
+            raise RuntimeError(f"simulated ADE7753 did not start: {self.meter.events.newest()}")
         self.tick_ms = fw_board.TICK_MS
         self.un_v, self.fn_hz = board.un_v, board.fn_hz
         self.i_a = load_w / (board.un_v * pf) if pf else 0.0
