@@ -47,7 +47,7 @@ class ModuleScore:
     survived: int = 0
     no_tests: int = 0
     skipped: int = 0
-    other: int = 0  # not checked, suspicious, segfault
+    other: int = 0  # not checked, suspicious, segfault (listed unless not checked)
     survivors: list[str] = field(default_factory=list)
 
     @property
@@ -104,7 +104,8 @@ def scores(mutants_src: Path) -> list[ModuleScore]:
                 s.skipped += 1
             else:
                 s.other += 1
-                s.survivors.append(key)
+                if code is not None:  # None: not checked yet (an interrupted run)
+                    s.survivors.append(key)
         table.append(s)
     return table
 
