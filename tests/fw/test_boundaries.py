@@ -161,6 +161,8 @@ def test_register_readouts_exact_values():
     r.restore(1, 1)  # 1 kWh + one LSB: 10**9 / 2569600 = 389.16 uWh, truncated
     assert r.micro_wh() == 1_000_000_389
     assert r.kwh_text() == "1.000"
+    r.restore(0, NUM - 1)  # 10**9 - 389.17 uWh, truncated
+    assert r.micro_wh() == 999_999_610
     r.restore(999_999, NUM - 1)
     assert r.kwh_text() == "999999.999"  # truncated, never rounded up to 1 000 000
     for kwh, frac in ((-1, 0), (1_000_000, 0), (0, -1), (0, NUM)):
