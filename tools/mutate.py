@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -71,13 +72,17 @@ def link(path: Path, target: str) -> None:
     path.symlink_to(target)
 
 
-def stage() -> None:
+def stage(fresh_copies: bool) -> None:
     STAGE.mkdir(parents=True, exist_ok=True)
     back = os.path.relpath(ROOT, STAGE)
     for name, target in LINKS.items():
         link(STAGE / name, os.path.join(back, target))
     (STAGE / "mutants").mkdir(exist_ok=True)
     link(STAGE / "mutants" / "firmware", "src")
+    # mutmut copies these over its old copies: drop them first, so a test
+    # renamed or deleted here does not keep running there
+    for name in ("tests", "host_sim", "tools") if fresh_copies else ():
+        shutil.rmtree(STAGE / "mutants" / name, ignore_errors=True)
 
 
 def run_mutmut(max_children: int, names: list[str]) -> int:
@@ -141,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.max_children < 1:
             raise MutateError(f"--max-children {args.max_children}: must be at least 1")
-        stage()
+        stage(fresh_copies=not args.report)
         if not args.report:
             rc = run_mutmut(args.max_children, args.names)
             if rc not in (0, None):
