@@ -260,3 +260,22 @@ def test_main_builds_the_hardware_and_stops_for_maintenance(fs, capsys, monkeypa
         "maintenance mode (flag file): metering stopped, watchdog off, REPL free; "
         "reset the board to resume\n")
     assert not (fs / "maintenance.flag").exists() and a.services == []
+
+
+def test_maintenance_reasons(fs):
+    assert fw_app.App(FakeHw()).maintenance_requested() is None
+    assert fw_app.App(FakeHw(button=True)).maintenance_requested() == "button held at power-up"
+    (fs / "maintenance.flag").write_text("")
+    assert fw_app.App(FakeHw(button=True)).maintenance_requested() == "flag file"  # the flag first
+    assert fw_app.App(FakeHw(button=True)).maintenance_requested() == "button held at power-up"
+
+
+def test_a_corrupt_snapshot_is_logged_and_the_chip_started_cold(fs):
+    (fs / "calibration.json").write_text(design_cal().to_json())
+    (fs / "meter.snap").write_text("M2 garbage\n")
+    a = fw_app.App(FakeHw())
+    a.boot()
+    a.step()
+    ev = _events(a)
+    assert ("snapshot_rejected", "app", "snapshot: not an M1 record") in ev
+    assert ev[-1] == ("cold_chip", "metrology", 0)
