@@ -136,7 +136,7 @@ def report(table: list[ModuleScore]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m tools.mutate", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python -m tools.mutate", description=(__doc__ or "").splitlines()[0])
     ap.add_argument("--max-children", type=int, default=2,
                     help="parallel mutmut workers (default 2: the build machine has 2 shared cores)")
     ap.add_argument("--report", action="store_true", help="print the last run's table; run nothing")
