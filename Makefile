@@ -58,6 +58,10 @@ sts-fuzz: $(STAMP)
 flash: compile
 	$(PY) -m tools.flash --port $(PORT) $(if $(CAL),--cal $(CAL))
 
+# Mutation testing of firmware/ (mutmut, outside CI; minutes): see tools/mutate.py, docs/mutation.md
+mutate: $(STAMP)
+	nice $(PY) -m tools.mutate --max-children 2
+
 clean:
 	rm -rf build reports
 
