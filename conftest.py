@@ -8,3 +8,13 @@ for sub in ("firmware", "host_sim/fakes", "tests/fw"):
     p = str(ROOT / sub)
     if p not in sys.path:
         sys.path.insert(0, p)
+
+# CI runs hypothesis derandomized (the same examples every run): a red CI then
+# always means a change broke something; exploration runs on developers' machines.
+import os  # noqa: E402
+
+from hypothesis import settings  # noqa: E402
+
+settings.register_profile("ci", derandomize=True, database=None)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
