@@ -3,16 +3,21 @@ board.py. Nothing else in the firmware constructs hardware (color_setup.py in
 nano-gui is the model). The simulator passes its virtual clock as ticks_ms and
 sleep_ms; on the device they are MicroPython's own.
 """
+import sys
 import time
 
 import board
 import machine
+import micropython
 
 
 class Hardware:
-    def __init__(self, ticks_ms=None, sleep_ms=None):
+    def __init__(self, ticks_ms=None, sleep_ms=None, console=None):
         self.ticks_ms = ticks_ms or time.ticks_ms
         self.sleep_ms = sleep_ms or time.sleep_ms
+        self.console = console  # the technician port's io (the simulator passes one)
+        self._irq_pin = None
+        self._power_fail_cb = None
         self.button = machine.Pin(board.PIN_BUTTON, machine.Pin.IN, machine.Pin.PULL_UP)
         self.rtc = machine.RTC()
         self.wdt = None
@@ -41,6 +46,27 @@ class Hardware:
         relay = machine.Pin(board.PIN_RELAY, machine.Pin.OUT)
         buzzer = machine.Pin(board.PIN_BUZZER, machine.Pin.OUT, value=0)
         return relay, buzzer, self.button, None  # this board has no relay feedback contact
+
+    def console_io(self):
+        """The technician port: UART0 (the REPL's) on the ESP32, the given io
+        in the simulator, none elsewhere (a unix-port run keeps its stdio)."""
+        if self.console is None and sys.platform == "esp32":
+            import serialport
+
+            self.console = serialport.StdioPort(machine.UART(0))
+        return self.console
+
+    def on_power_fail(self, callback):
+        """The ADE7753 IRQ (active low; SAG among its sources, ade7753_source)
+        schedules callback(0): the handler only schedules, the loop saves."""
+        self._power_fail_cb = callback
+        self._irq_pin = machine.Pin(board.PIN_IRQ, machine.Pin.IN, machine.Pin.PULL_UP)
+        self._irq_pin.irq(handler=self._irq, trigger=machine.Pin.IRQ_FALLING)
+
+    def _irq(self, _pin):
+        cb = self._power_fail_cb
+        if cb is not None:
+            micropython.schedule(cb, 0)
 
     def button_held(self):
         """The service button (active low) held down now, debounced over 30 ms."""

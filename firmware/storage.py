@@ -103,13 +103,15 @@ def _absent(copy):
 
 
 class OsFs:
-    """The device's filesystem (littlefs mounted at `root`) with the API Store uses."""
+    """The device's filesystem with the API Store uses. root "" is the
+    working folder: "/" (littlefs) on the device, the device's folder in the
+    simulator."""
 
-    def __init__(self, root="/"):
+    def __init__(self, root=""):
         import os
 
         self._os = os
-        self.root = root if root.endswith("/") else root + "/"
+        self.root = root if (not root or root.endswith("/")) else root + "/"
 
     def open(self, path, mode="rb"):
         return open(self.root + path, mode)

@@ -19,12 +19,25 @@ class _Pin:
 
     def __init__(self) -> None:
         self.level = 0
+        self._irq: tuple | None = None  # (handler, trigger, the firmware's Pin object)
 
     def value(self, v: int | None = None) -> int | None:
         if v is None:
             return self.level
         self.level = 1 if v else 0
         return None
+
+    def set_irq(self, handler, trigger: int, fw_pin) -> None:
+        self._irq = (handler, trigger, fw_pin) if handler is not None else None
+
+    def drive(self, level: int) -> None:
+        """An input driven from outside (the chip's IRQ line): fires the
+        firmware's handler on the edge it asked for (1 rising, 2 falling)."""
+        old, self.level = self.level, 1 if level else 0
+        if self._irq is not None and old != self.level:
+            handler, trigger, fw_pin = self._irq
+            if (trigger & 2 and self.level == 0) or (trigger & 1 and self.level == 1):
+                handler(fw_pin)
 
 
 class SimRTC:
@@ -65,7 +78,9 @@ class SimBoard:
         self._samples = 0.0
         self._pins: dict[int, _Pin] = {}
         self.rtc = SimRTC(self)
+        self.rtc_battery = True  # the board's RTC keeps time through a power cut
         self.pin(fw_board.PIN_BUTTON).value(1)  # pulled up: not pressed
+        self.pin(fw_board.PIN_IRQ).value(1)  # open drain, pulled up: idle high
 
     # --- what the fake machine module asks for -------------------------
     def spi_bus(self, spi_id: int, *, baudrate: int, polarity: int, phase: int):
@@ -87,6 +102,12 @@ class SimBoard:
         self.model.feed(ch1, ch2, fs_hz)
         self._samples += voltage_v.size * 1000.0 / fs_hz
         self.time_ms = int(round(self._samples))
+        self.update_irq()
+
+    def update_irq(self) -> None:
+        """The ADE7753's IRQ pin: low while an enabled status bit is set."""
+        r = self.model._r
+        self._pins.setdefault(fw_board.PIN_IRQ, _Pin()).drive(0 if r[0x0B] & r[0x0A] else 1)  # STATUS & IRQEN
 
     def idle(self, ms: int) -> None:
         """Let time pass with nothing fed to the chip (no supply change)."""

@@ -53,7 +53,9 @@ class Pin:
         self.value(0)
 
     def irq(self, handler: Any = None, trigger: int = 0) -> None:
-        pass
+        """With a simulated board, the board pin fires `handler(pin)` on its edge."""
+        if self._target is not None and hasattr(self._target, "set_irq"):
+            self._target.set_irq(handler, trigger, self)
 
 
 class SPI:

@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 
 import app as fw_app
+import persist
+import storage
 from fixtures import design_cal
 from image_chip import ImageChip
 
@@ -108,7 +110,7 @@ def test_boot_counts_a_watchdog_reset_as_a_crash_and_logs_exactly(fs):
     assert (a.boots, a.crashes) == (8, 4)
     assert (fs / "boots.txt").read_text() == "8 4\n"
     assert _events(a) == [("clock_unset", "app", 0), ("boot", "app", "watchdog")]
-    assert hw.watchdog and a.services == [a.metering]
+    assert hw.watchdog and [s.name for s in a.services] == ["metrology", "billing", "prepay", "storage"]
 
 
 def test_boot_after_power_on_is_not_a_crash(fs):
@@ -204,23 +206,27 @@ def test_snapshot_is_not_written_without_a_started_meter(fs):
     a.boot()
     a.run(2)
     hw.t += 300_000
-    a.step()  # the snapshot is due; there is nothing to save
-    assert not (fs / "meter.snap").exists() and not a.metering.meter.started
-    a2 = fw_app.App(FakeHw())  # no calibration at all: no meter
-    a2.save_snapshot()
-    assert not (fs / "meter.snap").exists()
+    a.step()
+    a.save_snapshot()  # the registers are saved, but no meter part without a started meter
+    assert not a.metering.meter.started
+    saved = persist.decode(storage.Store(storage.OsFs()).load(persist.RECORD, persist.VERSION))
+    assert saved.meter == b""
+    a2 = fw_app.App(FakeHw())  # no calibration, not booted: no storage service yet
+    assert a2.save_snapshot() is False
 
 
 def test_a_snapshot_that_cannot_be_written_is_logged(fs):
     hw = FakeHw()
     (fs / "calibration.json").write_text(design_cal().to_json())
-    os.mkdir("meter.snap.tmp")
-    expected = _oserror_text("meter.snap.tmp")
+    os.mkdir("regs.a")  # both copies unwritable
+    os.mkdir("regs.b")
     a = fw_app.App(hw)
     a.boot()
     a.step()
-    a.save_snapshot()
-    assert _events(a)[-1] == ("storage_fault", "app", expected)
+    assert a.save_snapshot() is False
+    kind, source, detail = _events(a)[-1]
+    assert (kind, source) == ("storage_error", "storage")
+    assert detail.startswith("regs: save of seq 1 to copy a failed (") and detail.endswith("); seq 0 kept")
 
 
 # --- the loop's schedule ---------------------------------------------------------
@@ -272,7 +278,8 @@ def test_maintenance_reasons(fs):
 
 def test_a_corrupt_snapshot_is_logged_and_the_chip_started_cold(fs):
     (fs / "calibration.json").write_text(design_cal().to_json())
-    (fs / "meter.snap").write_text("M2 garbage\n")
+    storage.Store(storage.OsFs()).save(persist.RECORD, persist.VERSION,
+                                       persist.encode(b"M2 garbage\n", b"", b"", b"", -1, 0))
     a = fw_app.App(FakeHw())
     a.boot()
     a.step()
