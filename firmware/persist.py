@@ -29,6 +29,7 @@ VERSION = const(1)
 _PARTS = const(5)  # meter, tariff, prepay, tokens, misc
 _MISC_FMT = "<ii"  # last-known time (s since 2000, -1 unknown), tariff id
 _EVENTS_PER_PASS = const(8)  # events moved to flash per pass (each is a page write)
+_DETAIL_MAX = const(0x3FFFFFFF)  # event details kept on flash: small ints on the device
 _SOURCE = "storage"
 
 
@@ -129,7 +130,8 @@ class StorageService:
         moved = 0
         while k < n and moved < _EVENTS_PER_PASS:
             day, sod, kind, source, detail, count = ev.entry(k)
-            a = detail if isinstance(detail, int) and -(1 << 31) <= detail < (1 << 31) else 0
+            # small ints only (within +-2^30 on the device); others are kept as 0
+            a = detail if isinstance(detail, int) and -_DETAIL_MAX <= detail <= _DETAIL_MAX else 0
             try:
                 es.append(day * 86400 + sod, kind, a, count, now_ms)
             except storage.StorageError:

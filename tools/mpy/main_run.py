@@ -26,6 +26,16 @@ if "/" in cal_path:  # the device's files (boot record, snapshot) go beside it
     os.chdir(folder)
 with open(cal_path, "w") as f:
     f.write(design_cal().to_json())
+# The whole firmware: a 4-rate TOU tariff with steps and a prepaid account
+# with tokens, so the heap measured is the meter as shipped.
+with open("tariff.json", "w") as f:
+    f.write('{"currency": "CNY", "rates": {"1": "0.9000", "2": "0.7000", "3": "0.5000", "4": "0.3000"},'
+            ' "days": {"wd": [["00:00", 4], ["08:00", 3], ["18:00", 1], ["22:00", 4]]},'
+            ' "weeks": {"std": ["wd", "wd", "wd", "wd", "wd", "wd", "wd"]}, "seasons": [["01-01", "std"]],'
+            ' "steps": {"period": "year", "settle": "01-01 00:00", "thresholds_kwh": ["2760", "4800"],'
+            ' "surcharges": ["0.0000", "0.0500", "0.3000"]}}')
+with open("prepay.json", "w") as f:
+    f.write('{"balance": "100.0000", "decoder_key": "6ff35b9d1f3453e6"}')
 clock = [0]
 counted = [0]  # LSB the chip counted since the loop's first pass
 
@@ -50,4 +60,6 @@ assert machine.WDT.feeds == passes, machine.WDT.feeds
 # the first pass takes the baseline at t=0, before any sleep: all counted LSB
 assert lsb == counted[0], (lsb, counted[0])
 assert lsb >= (passes - 1) * 500, lsb
+assert a.tariff is not None and a.prepay is not None and a.tokens is not None
+assert a.prepay.account.balance_e4() < 1_000_000  # debited
 print("ok", passes, lsb)
