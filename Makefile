@@ -10,6 +10,11 @@ MPY := $(VENV)/bin/micropython
 # the device gives the firmware and its tests at boot. (They pass at 112k today:
 # compiling tokens.py from source is the peak; the device loads it as .mpy.)
 MPY_HEAP := 128k
+# The whole loop from .py sources: the firmware's bytecode and the compiler's
+# work sit in the heap too (needs 257-320k, measured 2026-12-02). The 56 KB
+# budget is checked on the ESP32-shaped build with the firmware frozen in
+# (make test-esp32), as production ships it.
+MPY_LOOP_HEAP := 320k
 MPYPATH := firmware:tests/fw:.frozen
 FIRMWARE := $(wildcard firmware/*.py)
 PORT ?= /dev/ttyUSB0
@@ -34,7 +39,7 @@ test-py: $(STAMP)
 test-mpy: $(STAMP)
 	$(PY) -m tools.fw_lane $(MPY) $(MPY_HEAP) $(MPYPATH)
 	@mkdir -p build
-	MICROPYPATH=tools/mpy:$(MPYPATH) $(MPY) -X heapsize=$(MPY_HEAP) tools/mpy/main_run.py 50 build/calibration.json
+	MICROPYPATH=tools/mpy:$(MPYPATH) $(MPY) -X heapsize=$(MPY_LOOP_HEAP) tools/mpy/main_run.py 50 build/calibration.json
 
 compile: $(STAMP)
 	@mkdir -p build/mpy build/xtensawin

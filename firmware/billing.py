@@ -17,6 +17,7 @@ import struct
 
 from micropython import const
 
+import freeze as fz
 import tariff as tf
 import tariffstate
 
@@ -109,7 +110,8 @@ class BillingService:
             return None
         m = meter.metrology
         num, den = m.cal.lsb_per_kwh()
-        t = tf.Tariff(num, den, m.energy_import, m.energy_export, app.balance_e4)
+        staging = fz.FreezeLog(fz.STAGING) if app.freeze_store is not None else None
+        t = tf.Tariff(num, den, m.energy_import, m.energy_export, app.balance_e4, staging)
         c = app.clock
         stored = None
         if saved is not None and saved.tariff and want == tid:

@@ -110,6 +110,7 @@ class StorageService:
             new = log.taken[kind] - self._freezes_taken[kind]
             held = log.count(kind)
             if new > held:  # more than the RAM ring holds: the oldest are gone
+                self.app.events.log("freeze_dropped", _SOURCE, new - held)
                 new = held
             for i in range(held - new, held):
                 raw = log.raw(kind, i)

@@ -131,6 +131,22 @@ def test_a_daily_freeze_reaches_flash_once(postpaid):
         assert [r[1] for r in app2.freeze_store.records("daily")] == [day * 86400]
 
 
+def test_an_outage_longer_than_the_ram_staging_keeps_the_newest_daily_freezes(postpaid):
+    """20 days off: the 20 late daily freezes are taken at power-up, RAM stages
+    16 of them (freeze.STAGING), the 4 oldest are dropped with an event."""
+    postpaid.run_s(60)
+    postpaid.board.rtc.set((2026, 3, 22, 6, 22, 0, 0, 0))  # the RTC ran on through 20 days off
+    app = postpaid.reboot()
+    with postpaid.on():
+        app.save_now()
+        recs = app.freeze_store.records("daily")
+    first = fw_clock.days_from_civil(2026, 3, 3)
+    midnights = [(first + k) * 86400 for k in range(20)]
+    assert [r[1] for r in recs] == midnights[-16:]
+    dropped = [e for e in app.events.entries() if e[2] == "freeze_dropped"]
+    assert [e[4] for e in dropped] == [4]
+
+
 def test_token_credit_and_tid_commit_together_and_once(prepaid):
     app = prepaid.run_s(60)
     bal0 = app.prepay.account.balance_e4()
