@@ -139,6 +139,16 @@ EVENT_KINDS = (
     "reverse_energy", "chip_error", "chip_reset", "energy_overflow",
     "storage_recovered", "storage_lost", "storage_error", "storage_upgraded",
     "freeze_refused",
+    # appended 2026-12-02 (codes are stable: only ever append): every kind the
+    # firmware logs in RAM now reaches flash (tests/host/test_event_kinds.py)
+    "boot", "boot_record_corrupt", "deliberate_reset", "fault", "maintenance",
+    "warm_boot", "warm_boot_unsaved", "cold_chip", "not_calibrated", "implausible_delta",
+    "missed_interval", "metering_paused", "metering_resumed", "meter_test", "snapshot_rejected",
+    "storage_fault", "freeze_dropped", "clock_unset", "config_rejected", "tariff_rejected",
+    "tariff_state_rejected", "tariff_passive", "prepay_state_rejected", "token_state_rejected",
+    "credit", "credit_cleared", "balance_state", "emergency_repaid", "disconnect_imminent",
+    "relay_closed", "relay_open_forced", "relay_open_deferred", "relay_mismatch",
+    "guaranteed_supply", "power_limit_set", "power_lockout", "tamper_cleared",
 )
 _EVENT_FMT = "<IHhii"  # time_s, code, spare, a, b
 EVENT_PAYLOAD_BYTES = const(16)
