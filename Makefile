@@ -33,8 +33,10 @@ sim: $(STAMP)
 
 test: test-py test-mpy test-esp32 compile typecheck
 
+# pytest-xdist: one worker per core of the 2-core CI machine
+PYTEST_WORKERS ?= 2
 test-py: $(STAMP)
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(PYTEST_WORKERS)
 
 test-mpy: $(STAMP)
 	$(PY) -m tools.fw_lane $(MPY) $(MPY_HEAP) $(MPYPATH)
