@@ -155,6 +155,8 @@ class FaultReport:
         d["energy_lost_wh_max"] = round(self.energy_lost_wh_max, 2)
         d["energy_lost_wh_total"] = round(self.energy_lost_wh_total, 2)
         d["flash_erases_per_day"] = round(self.flash_erases_per_day, 1)
+        d["energy_lost_bound_wh"] = round(self.energy_lost_bound_wh, 1)
+        d["flash_erases_per_save"] = round(self.flash_erases / self.saves, 2) if self.saves else 0.0
         d["simulated_days"] = round(self.simulated_days, 2)
         d["energy_kwh"] = round(self.energy_kwh, 2)
         d["wall_s"] = round(self.wall_s, 1)
