@@ -21,6 +21,8 @@ class Pin:
     IN = 0
     OUT = 1
     PULL_UP = 2
+    IRQ_FALLING = 2
+    IRQ_RISING = 1
 
     def __init__(self, id, mode=-1, pull=-1, value=None):
         self.id = id
@@ -39,6 +41,10 @@ class Pin:
 
     def __call__(self, v=None):
         return self.value(v)
+
+    def irq(self, handler=None, trigger=0):
+        """hardware.on_power_fail arms the ADE7753 IRQ; the fake chip never raises it."""
+        self._irq = handler
 
 
 class SPI:
