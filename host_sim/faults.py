@@ -169,6 +169,10 @@ class _Token:
     value_e4: int
 
 
+def _silent(*_args: object, **_kw: object) -> None:
+    pass
+
+
 @contextmanager
 def _cwd(path: Path) -> Iterator[None]:
     old = os.getcwd()
@@ -198,7 +202,7 @@ class Campaign:
         self.board = LoadBoard(load_board(BOARDS_DIR / "default.json"))
         self.board.rtc.set(START)
         self.rig = FlashRig(sectors, seed)
-        self.app: fw_app.App | None = None
+        self._app: fw_app.App | None = None
         self.num = 1
         # the harness's books
         self.confirmed_e4 = 0  # credit of every token whose entry returned "accepted" before a cut
@@ -216,6 +220,12 @@ class Campaign:
         self.energy_units = 0
         self.doing = "idle"
         self.lost_wh = 0.0
+
+    @property
+    def app(self) -> fw_app.App:
+        a = self._app
+        assert a is not None, "faults: no firmware running"
+        return a
 
     # --- the board ------------------------------------------------------------
     def _advance(self, ms: int, volts: float = VOLTAGE_V) -> None:
@@ -236,8 +246,8 @@ class Campaign:
         machine.WDT.last = None
         hw = fw_hardware.Hardware(ticks_ms=self.board.ticks_ms, sleep_ms=self._sleep)
         a = fw_app.App(hw, fs=self.rig.fs)
-        a.out = lambda _text: None
-        self.app = a
+        a.out = _silent  # type: ignore[assignment]  (the console's port: nobody reads it here)
+        self._app = a
         self.doing = "boot"
         if a.maintenance_requested() is not None:
             raise RuntimeError("faults: the simulated board booted into maintenance mode")
@@ -305,7 +315,7 @@ class Campaign:
     def _relay(self) -> None:
         want = not self.relay_closed if self.rng.random() < 0.8 else True
         self.doing = "relay"
-        self.app.command_relay(want)  # type: ignore[union-attr]
+        self.app.command_relay(want)
         if not self._cut_now():
             self.relay_closed = want
         else:
@@ -328,7 +338,7 @@ class Campaign:
 
     def _freeze(self) -> None:
         self.doing = "freeze"
-        self.app.freeze_now()  # type: ignore[union-attr]
+        self.app.freeze_now()
 
     def _workload_step(self) -> None:
         for name, p in ACTIONS:
@@ -377,7 +387,7 @@ class Campaign:
         flash.power_off()
         return kind
 
-    def run(self, cuts: int, progress: Callable[[int], None] | None = None) -> FaultReport:
+    def run(self, cuts: int, progress: Callable[[int], object] | None = None) -> FaultReport:
         rep = self.rep
         t0 = time.perf_counter()
         with _cwd(self.folder):
@@ -456,9 +466,8 @@ class Campaign:
         """Power is gone: what the firmware registered is measured, then the board is off."""
         self.cut_imp = self._imp()
         self.cut_doing = self.doing
-        self.rep.saves += self.app.storage.saves  # type: ignore[union-attr]
-        pin = self.board.pin(fw_board.PIN_IRQ)
-        pin.set_irq(None, 0, None)  # the dead firmware's handler
+        self.rep.saves += self.app.storage.saves
+        self.board._pins[fw_board.PIN_IRQ].set_irq(None, 0, None)  # the dead firmware's handler
         outage_s = self.rng.choice(OUTAGE_S) * self.rng.random()
         self.board.run_load(outage_s, 0.0, 0.0)  # the RTC runs on its battery
         self.board.model.reset()  # the ADE7753 lost its supply too
@@ -613,7 +622,7 @@ def cut_inside(target: str, k: int | None, seed: int = 0, warmup_passes: int = 2
             machine.attach_board(None)
 
 
-def run_faults(cuts: int, seed: int, progress: Callable[[int], None] | None = None,
+def run_faults(cuts: int, seed: int, progress: Callable[[int], object] | None = None,
                holdup_ms: int = HOLDUP_MS, load_w: float = LOAD_W, sectors: int = FLASH_SECTORS) -> FaultReport:
     """The campaign of product.md's `host_sim faults` (see the module doc)."""
     if cuts < 1:
