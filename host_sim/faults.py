@@ -398,7 +398,11 @@ class Campaign:
                 rep.cuts_by_kind[kind] = rep.cuts_by_kind.get(kind, 0) + 1
                 rep.cuts_in[self.doing] = rep.cuts_in.get(self.doing, 0) + 1
                 self._power_down()
-                self._check()
+                try:
+                    self._check()
+                except Exception as e:  # noqa: BLE001 - the firmware did not come up: counted, stop here
+                    self._fail("campaign stopped: %s: %s" % (type(e).__name__, e))
+                    break
                 if progress is not None:
                     progress(1)
         fl = self.rig.flash
