@@ -51,7 +51,6 @@ from .loadboard import LoadBoard
 
 import app as fw_app  # noqa: E402
 import board as fw_board  # noqa: E402
-import clock as fw_clock  # noqa: E402
 import hardware as fw_hardware  # noqa: E402
 import machine  # noqa: E402  (the host fake)
 import freeze as fz  # noqa: E402
@@ -637,6 +636,3 @@ def run_faults(cuts: int, seed: int, progress: Callable[[int], object] | None = 
         finally:
             machine.attach_board(None)
 
-
-def day_of(y: int, m: int, d: int) -> int:
-    return fw_clock.days_from_civil(y, m, d)
