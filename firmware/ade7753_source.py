@@ -10,6 +10,7 @@ A steady-state poll allocates nothing; every integer stays below 2**30.
 from micropython import const
 
 import ade7753 as chip_regs
+import board
 from ticks import ticks_diff
 
 _WRAP = const(0x1000000)  # AENERGY is 24-bit two's complement
@@ -22,6 +23,28 @@ _HALF = const(0x800000)
 # must not look like a configured chip.
 METER_MODE = const(0x1800)
 _IRQEN = const(0x1042)  # SAG | RESET | ZXTO: raise the IRQ pin for these
+
+# Power-fail warning (SAG). SAGLVL is compared with the CH2 peak after LPF1
+# (ade7753.md): (|CH2 code| >> 7) < SAGLVL for SAGCYC half cycles raises SAG.
+# A full-scale (0.5 V peak, PGA 1) 50 Hz sine peaks at code 0x2518 (the
+# simulator's model, "(check)" against the datasheet), so the nominal voltage
+# at the pin scales to SAGLVL as below. 60 % of nominal for 2 half cycles
+# (20 ms): far below the meter's 0.8 Un operating limit (no false warnings on
+# ordinary dips) and early enough to leave most of the supply's hold-up time
+# for the save (host_sim/faults.py HOLDUP_MS).
+_CH2_PEAK_CODE_FS = const(0x2518)  # CH2 peak code at 0.5 V peak, 50 Hz, PGA 1
+SAG_PERCENT = const(60)
+SAG_HALF_CYCLES = const(2)
+
+
+def sag_level(gain_reg, un_mv=board.UN_MV, divider=board.V_DIVIDER_RATIO, percent=SAG_PERCENT):
+    """SAGLVL for `percent` of the nominal voltage with the CH2 PGA of GAIN.
+    Integers only, every product below 2**30 (boot time, not the tick)."""
+    pga = 1 << ((gain_reg >> 5) & 7)
+    pk_uv = un_mv * 1414 // divider  # nominal peak at the CH2 pin, uV (sqrt 2 = 1.414)
+    code = pk_uv * pga // 100 * _CH2_PEAK_CODE_FS // 5000  # full scale 500 000 uV
+    lvl = (code * percent // 100) >> 7
+    return lvl if lvl < 255 else 255
 
 # Slowest allowed poll: AENERGY must not move 2**23 LSB between two reads.
 # Clipped full-scale inputs give ~1.6 x 22 372 LSB/s at WDIV 1 -> 234 s.
@@ -45,6 +68,7 @@ def _cal_registers(cal):
         (chip_regs.WGAIN, cal.wgain), (chip_regs.APOS, cal.apos), (chip_regs.PHCAL, cal.phcal),
         (chip_regs.WDIV, cal.wdiv), (chip_regs.CFNUM, cal.cfnum), (chip_regs.CFDEN, cal.cfden),
         (chip_regs.VRMSOS, cal.vrmsos), (chip_regs.IRMSOS, cal.irmsos),
+        (chip_regs.SAGCYC, SAG_HALF_CYCLES), (chip_regs.SAGLVL, sag_level(cal.gain)),
         (chip_regs.IRQEN, _IRQEN),
     )
 

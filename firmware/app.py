@@ -47,6 +47,7 @@ METER_FILE = "meter.json"  # {"meter_number": "...", "management_key": "hex"}
 _FAIL_LIMIT = const(20)  # consecutive failed passes of one service -> reset on purpose
 _DEFAULT_STEP_LSB = const(25_744)  # 0.1 kWh on the default board until calibrated
 _SOURCE = "app"
+TOKEN_NOT_STORED = "not_stored"  # enter_token: the credit could not be written, nothing applied
 
 
 def _describe(e):
@@ -369,7 +370,10 @@ class App:
         while done != max_passes:
             now = hw.ticks_ms()
             wait = ticks_diff(due, now)
-            if wait > 0:
+            if wait > 0 and not self.storage.policy.power_failing():
+                # the SAG interrupt only schedules power_fail(); the device's
+                # sleep returns early on it (hardware.py), and the pass that
+                # saves runs now, within the supply's hold-up time
                 hw.sleep_ms(wait)
                 continue
             self.step()
@@ -410,14 +414,21 @@ class App:
         if t is None or p is None:
             return "function_not_supported"
         now = self.clock.now_ms
+        regs, tok_state = p.account.registers(), t.state_bytes()
         result = t.enter(digits, now)
         for _, kind, detail in t.events:
             self.events.log(kind, "tokens", detail)
         t.events.clear()
-        p.token_feedback(result, now)
         if result in ("accepted", "kc1_accepted", "kc2_accepted"):
             self.storage.policy.credit()
-            self.storage.save(now, sp.CREDIT)
+            if not self.storage.save(now, sp.CREDIT):
+                # Not on flash (full or failing): a cut would lose a credit the
+                # householder was told about. Undo it; the token may be entered again.
+                p.account.restore(regs)
+                t.load_state(tok_state)
+                self.events.log("token_not_stored", "tokens", 0)
+                result = TOKEN_NOT_STORED
+        p.token_feedback(result, now)
         return result
 
     def set_clock(self, day, sod):

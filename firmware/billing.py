@@ -174,11 +174,11 @@ class BillingService:
         lsb = meter.metrology.take_import_lsb()
         t = self.tariff
         cost = 0
+        activated = False
         if t is not None:
             c = app.clock
             t.poll(c.day, c.sod, c.valid)
-            if t.table is not self._table:
-                self._activated(now_ms)
+            activated = t.table is not self._table
             t.book(lsb)
             cost = t.take_cost_e4()
         p = app.prepay
@@ -187,6 +187,8 @@ class BillingService:
         app.storage.policy.note_energy(lsb)
         if self.booked_lsb < 0x3FFFFFFF - lsb:
             self.booked_lsb += lsb
+        if activated:  # saved once this pass's energy is booked and billed (same record)
+            self._activated(now_ms)
 
     def _activated(self, now_ms):
         """The passive tariff became active: save the registers naming it, then

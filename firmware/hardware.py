@@ -14,7 +14,8 @@ import micropython
 class Hardware:
     def __init__(self, ticks_ms=None, sleep_ms=None, console=None):
         self.ticks_ms = ticks_ms or time.ticks_ms
-        self.sleep_ms = sleep_ms or time.sleep_ms
+        self.sleep_ms = sleep_ms or self._sleep_ms
+        self._woken = False  # the power-fail interrupt fired during a sleep
         self.console = console  # the technician port's io (the simulator passes one)
         self._irq_pin = None
         self._power_fail_cb = None
@@ -63,7 +64,20 @@ class Hardware:
         self._irq_pin = machine.Pin(board.PIN_IRQ, machine.Pin.IN, machine.Pin.PULL_UP)
         self._irq_pin.irq(handler=self._irq, trigger=machine.Pin.IRQ_FALLING)
 
+    def _sleep_ms(self, ms):
+        """time.sleep_ms in 10 ms slices that returns early once the power-fail
+        interrupt has fired (its scheduled callback runs inside time.sleep_ms),
+        so the loop saves within the supply's hold-up time."""
+        end = time.ticks_add(time.ticks_ms(), ms)
+        self._woken = False
+        while not self._woken:
+            left = time.ticks_diff(end, time.ticks_ms())
+            if left <= 0:
+                return
+            time.sleep_ms(left if left < 10 else 10)
+
     def _irq(self, _pin):
+        self._woken = True
         cb = self._power_fail_cb
         if cb is not None:
             micropython.schedule(cb, 0)

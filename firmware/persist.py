@@ -74,8 +74,13 @@ class StorageService:
         self.saves = 0
 
     def poll(self, now_ms):
-        self.drain_events(now_ms)
         reason = self.policy.due(now_ms)
+        if reason == sp.POWER_FAIL:
+            # the registers first: the supply's hold-up time may cover one save
+            # (a 4 KB erase on the ESP32) and not the event pages as well
+            self.save(now_ms, reason)
+            return
+        self.drain_events(now_ms)
         if reason != sp.NONE:
             self.save(now_ms, reason)
 

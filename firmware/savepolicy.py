@@ -59,6 +59,10 @@ class SavePolicy:
         """From the SAG interrupt via micropython.schedule: save before the supply dies."""
         self._power_fail = True
 
+    def power_failing(self):
+        """A power-fail save is pending: the loop must not sleep on it."""
+        return self._power_fail
+
     def credit(self):
         """A credit (token) was applied in RAM: persist it before anything else."""
         self._credit = True

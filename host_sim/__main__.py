@@ -1,4 +1,4 @@
-"""Command line: python -m host_sim {replay,calibrate,accuracy,console} ... (see --help)."""
+"""Command line: python -m host_sim {replay,calibrate,accuracy,console,faults} ... (see --help)."""
 from __future__ import annotations
 
 import argparse
@@ -126,6 +126,32 @@ def cmd_console(a: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_faults(a: argparse.Namespace) -> int:
+    """product.md "Fault campaign"; exit 1 when a check failed."""
+    from tqdm import tqdm
+
+    from .faults import run_faults
+
+    if a.cuts < 1:
+        raise OutputError(f"--cuts {a.cuts}: at least 1")
+    if a.holdup_ms < 0:
+        raise OutputError(f"--holdup-ms {a.holdup_ms}: must be 0 or more")
+    with tqdm(total=a.cuts, desc="power cuts", unit="cut", file=sys.stderr, disable=a.quiet) as bar:
+        r = run_faults(a.cuts, a.seed, progress=bar.update, holdup_ms=a.holdup_ms)
+    if a.json:
+        print(json.dumps(r.as_json()))
+    else:
+        print(f"faults: {r.cuts} cuts (seed {a.seed}, hold-up {r.holdup_ms} ms), {r.wall_s:.0f} s")
+        print(f"  recovered {r.recovered}, corrupt {r.corrupt}, credit applied twice {r.credit_applied_twice}, "
+              f"credit lost {r.credit_lost}")
+        print(f"  energy lost per cut: max {r.energy_lost_wh_max:.1f} Wh (bound {r.energy_lost_bound_wh:.1f} Wh)")
+        print(f"  flash erases per day at this workload's rate: {r.flash_erases_per_day:.0f}")
+        print(f"  cuts by kind {r.cuts_by_kind}; inside {r.cuts_in}")
+        for f in r.failures:
+            print(f"  FAILED {f}")
+    return 0 if r.ok() else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m host_sim", description="Prepaid meter simulator.")
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -163,7 +189,20 @@ def main(argv: list[str] | None = None) -> int:
                      help="no simulated board: every register a fixed PLACEHOLDER value")
     con.add_argument("--seconds", type=float, default=None, help="stop after this many seconds of real time")
     con.set_defaults(fn=cmd_console)
+    flt = sub.add_parser("faults", help="power cuts at random instants of the firmware on torn littlefs flash, "
+                         "every invariant checked after each reboot (product.md)")
+    flt.add_argument("--cuts", type=int, required=True, help="number of power cuts")
+    flt.add_argument("--seed", type=int, default=0, help="random seed for the instants and the workload")
+    flt.add_argument("--json", action="store_true", help="print one JSON object")
+    flt.add_argument("--holdup-ms", type=int, default=None,
+                     help="supply hold-up time after the mains drops (default: host_sim/faults.py HOLDUP_MS)")
+    flt.add_argument("--quiet", action="store_true", help="no progress bar")
+    flt.set_defaults(fn=cmd_faults)
     a = p.parse_args(argv)
+    if a.cmd == "faults" and a.holdup_ms is None:
+        from .faults import HOLDUP_MS
+
+        a.holdup_ms = HOLDUP_MS
     if a.cmd == "console" and a.key_hex is None:
         import os
 

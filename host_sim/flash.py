@@ -52,6 +52,10 @@ class NorFlash:
     bits_set_by_program: int = 0  # a program that tried 0 -> 1 (NOR cannot): a filesystem bug
     cut: bool = False  # power lost: `data` is frozen until reboot()
     _tear_op: int | None = None
+    _budget_us: float | None = None  # power left for flash operations (set_power_budget)
+    program_us_base: float = 20.0  # a program's time: base + per byte (0.7 ms per 256 B page)
+    program_us_per_byte: float = 2.7
+    erase_us: float = 80_000.0  # a 4 KB sector erase
     _view: bytearray | None = None  # what the running code sees after the cut
 
     def __post_init__(self) -> None:
@@ -72,6 +76,11 @@ class NorFlash:
             raise ValueError(f"flash: tear_at({n}): operations are counted from 1")
         self._tear_op = self.ops + n
 
+    def set_power_budget(self, us: float | None) -> None:
+        """Power lasts `us` more microseconds of flash work (None: no limit): the
+        operation that does not fit is torn. Models the supply's hold-up time."""
+        self._budget_us = us
+
     def power_off(self) -> None:
         """Lose power between operations: everything done so far is kept."""
         if not self.cut:
@@ -84,6 +93,7 @@ class NorFlash:
         self.cut = False
         self._view = None
         self._tear_op = None
+        self._budget_us = None
 
     def reseed(self, seed: int) -> None:
         """New random source for how much of a torn operation lands."""
@@ -113,11 +123,16 @@ class NorFlash:
         src = self._view if self._view is not None else self.data
         return src[addr:addr + n]
 
-    def _tearing_now(self) -> bool:
+    def _tearing_now(self, cost_us: float) -> bool:
         self.ops += 1
         if self._tear_op is not None and self.ops == self._tear_op:
             self._view = bytearray(self.data)
             return True
+        if self._budget_us is not None and not self.cut:
+            self._budget_us -= cost_us
+            if self._budget_us < 0:
+                self._view = bytearray(self.data)
+                return True
         return False
 
     def program(self, addr: int, buf: bytes) -> None:
@@ -126,7 +141,7 @@ class NorFlash:
             raise ValueError(f"flash: program of {len(buf)} bytes at {addr:#x} crosses a sector")
         self.programs += 1
         self.bytes_programmed += len(buf)
-        torn = self._tearing_now()
+        torn = self._tearing_now(self.program_us_base + self.program_us_per_byte * len(buf))
         seen = self._view if (self.cut or torn) and self._view is not None else self.data
         for i, b in enumerate(buf):
             if b & ~seen[addr + i] & 0xFF:
@@ -146,7 +161,7 @@ class NorFlash:
         if not 0 <= sector < self.sectors:
             raise ValueError(f"flash: sector {sector} outside 0..{self.sectors - 1}")
         self.erases += 1
-        torn = self._tearing_now()
+        torn = self._tearing_now(self.erase_us)
         start = sector * SECTOR_BYTES
         if self.cut:
             self._view[start:start + SECTOR_BYTES] = b"\xff" * SECTOR_BYTES  # type: ignore[index]

@@ -10,9 +10,9 @@ def test_a_heavy_day_saves_once_per_tenth_of_a_kwh_and_wears_the_flash_slowly():
     peak_slice_wh = 30_000 * 10 / 128 / 360
     assert 30_000 / (100 + peak_slice_wh) - 1 <= energy_saves <= 300
     assert sim["writes"][2] == 1  # the day's credit
-    assert sim["saves"] == energy_saves + 2  # + the credit's state and credit records
-    # a save of a ~100 B record is an inline littlefs commit: far fewer erases than saves
-    assert 0 < sim["erases"] < sim["saves"] / 5
+    assert sim["saves"] == energy_saves + 1  # + the credit (the same "regs" record)
+    # a ~500 B record is past littlefs' 128 B inline limit: a fresh block, one erase, per save
+    assert sim["saves"] <= sim["erases"] < 1.3 * sim["saves"]
     lifetime_years = 100_000 / sim["max_sector_erases"] / 365  # even with no wear levelling at all
     assert lifetime_years >= 15
 

@@ -43,8 +43,8 @@ class Pin:
         return self.value(v)
 
     def irq(self, handler=None, trigger=0):
-        # the image chip never raises IRQ: the handler is kept, never called
-        self._handler = handler
+        """hardware.on_power_fail arms the ADE7753 IRQ; the fake chip never raises it."""
+        self._irq = handler
 
 
 class SPI:
