@@ -1,4 +1,4 @@
-"""Command line: python -m host_sim {replay,calibrate,accuracy,console} ... (see --help)."""
+"""Command line: python -m host_sim {replay,calibrate,accuracy,console,run} ... (see --help)."""
 from __future__ import annotations
 
 import argparse
@@ -126,6 +126,28 @@ def cmd_console(a: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_run(a: argparse.Namespace) -> int:
+    # --- run (scenario.md) ---
+    from .report import summary, write_report
+    from .run import run_scenario
+    from .scenario import ScenarioError, load_scenario
+
+    try:
+        s = load_scenario(a.scenario)
+        report_dir = _writable_dir(a.report) if a.report else None  # refuse before the run, not after
+        res = run_scenario(s, progress=True)
+    except ScenarioError as e:
+        return _fail(str(e))
+    if report_dir is not None:
+        written = write_report(res, s, report_dir)
+        print(f"report: {', '.join(str(p) for p in written)}", file=sys.stderr if a.json else sys.stdout)
+    if a.json:
+        print(json.dumps(res.report))
+    else:
+        print(summary(res.report, s))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m host_sim", description="Prepaid meter simulator.")
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -163,6 +185,11 @@ def main(argv: list[str] | None = None) -> int:
                      help="no simulated board: every register a fixed PLACEHOLDER value")
     con.add_argument("--seconds", type=float, default=None, help="stop after this many seconds of real time")
     con.set_defaults(fn=cmd_console)
+    run = sub.add_parser("run", help="run a scenario (load, tariff, prepay, events) through the firmware")
+    run.add_argument("scenario", help="SCENARIO.toml (see scenario.md)")
+    run.add_argument("--json", action="store_true", help="print the report as one JSON object")
+    run.add_argument("--report", metavar="DIR", help="also write plots and tables to this folder")
+    run.set_defaults(fn=cmd_run)
     a = p.parse_args(argv)
     if a.cmd == "console" and a.key_hex is None:
         import os
