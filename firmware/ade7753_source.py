@@ -22,6 +22,13 @@ _HALF = const(0x800000)
 # must not look like a configured chip.
 METER_MODE = const(0x1800)
 _IRQEN = const(0x1042)  # SAG | RESET | ZXTO: raise the IRQ pin for these
+# Power-fail warning: SAG after 4 half cycles (40 ms at 50 Hz) with the CH2 peak
+# below SAGLVL. SAGLVL is compared with the 8 MSBs of the CH2 code (>> 7): the
+# board's 220 V (0.311 V pk of the 0.5 V range) reads about 46 there, so 23 is
+# about half the nominal voltage. At the reset defaults (SAGLVL 0) SAG never
+# fires and the power-fail save would never happen.
+_SAGCYC = const(4)
+_SAGLVL = const(23)
 
 # Slowest allowed poll: AENERGY must not move 2**23 LSB between two reads.
 # Clipped full-scale inputs give ~1.6 x 22 372 LSB/s at WDIV 1 -> 234 s.
@@ -45,7 +52,7 @@ def _cal_registers(cal):
         (chip_regs.WGAIN, cal.wgain), (chip_regs.APOS, cal.apos), (chip_regs.PHCAL, cal.phcal),
         (chip_regs.WDIV, cal.wdiv), (chip_regs.CFNUM, cal.cfnum), (chip_regs.CFDEN, cal.cfden),
         (chip_regs.VRMSOS, cal.vrmsos), (chip_regs.IRMSOS, cal.irmsos),
-        (chip_regs.IRQEN, _IRQEN),
+        (chip_regs.IRQEN, _IRQEN), (chip_regs.SAGCYC, _SAGCYC), (chip_regs.SAGLVL, _SAGLVL),
     )
 
 

@@ -184,11 +184,15 @@ class Runner:
 
     # --- the firmware ------------------------------------------------------------
     def _boot(self, cause: int) -> None:
+        """Boot the firmware and run its first pass at once, as the device does
+        (the chip is configured before the load moves on)."""
         with self.dev.on_device():
             self._app = self.dev._start(cause)
-        self.result.boots += 1
-        self._seen_events = 0
-        self._collect()
+            self.result.boots += 1
+            self._seen_events = 0
+            self._collect()
+            self._pass()
+            self._collect()
 
     def _pass(self) -> None:
         """One loop pass at the present board time; a reset boots again."""
@@ -352,9 +356,6 @@ class Runner:
         machine.attach_board(self.board)
         try:
             self._boot(machine.PWRON_RESET)
-            with self.dev.on_device():
-                self._pass()  # at the start instant: the chip is configured before the load runs
-                self._collect()
             events = list(s.events)
             ei = 0
             end = float(m.end_s)
