@@ -139,8 +139,11 @@ def _plots(res: RunResult, s: Scenario, path: Path) -> None:
     ax = axes[1]
     ax.step(t, [x.price_e4 / 10000 for x in sm], where="post", lw=0.8, color="tab:brown")
     colors = {1: "tab:red", 2: "tab:orange", 3: "tab:olive", 4: "tab:green"}
-    for i in range(len(sm) - 1):  # the rate in force as a coloured band
-        ax.axvspan(t[i], t[i + 1], color=colors.get(sm[i].rate, "0.8"), alpha=0.15, lw=0)
+    top = max((x.price_e4 for x in sm), default=0) / 10000 or 1.0
+    for r, color in colors.items():  # the rate in force as a coloured band
+        ax.fill_between(t, 0, top, where=[x.rate == r for x in sm], step="post", color=color, alpha=0.15,
+                        lw=0, label=f"rate {r}")
+    ax.legend(loc="upper right", fontsize=7, ncol=4)
     ax.set_ylabel("price / kWh")
     ax = axes[2]
     ax.plot(t, [x.cost_e4 / 10000 for x in sm], lw=1.0)
@@ -153,8 +156,9 @@ def _plots(res: RunResult, s: Scenario, path: Path) -> None:
     shown: set[str] = set()
     for ts, kind, label in res.markers:
         color, marker = _MARK_STYLE.get(kind, ("0.3", "o"))
-        for a in axes:
-            a.axvline(_when(ts), color=color, lw=0.5, alpha=0.4 if kind == "freeze" else 0.8)
+        if kind != "freeze" or label != "daily":  # daily freezes: a dot only (365 lines would hide the rest)
+            for a in axes:
+                a.axvline(_when(ts), color=color, lw=0.5, alpha=0.4 if kind == "freeze" else 0.8)
         if kind != "freeze" or kind not in shown:
             axes[-1].plot([_when(ts)], [0], marker=marker, color=color, ls="",
                           label=kind if kind not in shown else None)

@@ -37,6 +37,7 @@ from .scenario import Event, Scenario, ScenarioError, iso
 
 TICK_S = fw_board.TICK_MS / 1000.0  # the loop's own period, used around button presses
 POWER_FAIL_S = 0.1  # supply collapse seen by the chip (SAG) before the board dies
+SWITCH_LEAD_S = 0.001  # a pass this long before each tariff switch (see _until_tariff_change)
 MAX_STEP_S = 180  # AENERGY must be read within ~200 s at Imax (ade7753_source budget)
 
 
@@ -277,6 +278,22 @@ class Runner:
                                           _split_e4(t.cost_units, t.cost_e4),
                                           p.account.balance_e4() if p is not None else None))
 
+    def _until_tariff_change(self) -> float:
+        """Seconds until just before (SWITCH_LEAD_S) the next instant the
+        firmware's tariff said can change anything (rate switch, midnight,
+        settlement, activation). A pass lands there, so the energy drawn before
+        a switch is booked at the old price, and the energy booked by the pass
+        after it at the new one (the firmware prices what a pass books at the
+        rate in force at that pass): one millisecond of energy on the wrong
+        side instead of a whole step. Read from the firmware, never computed here."""
+        app = self._app
+        t = app.billing.tariff
+        if t is None or t.clock_invalid:
+            return float("inf")
+        c = app.clock
+        d = (t._next_day - c.day) * 86400 + t._next_sod - c.sod - c._ms_carry / 1000.0
+        return d - SWITCH_LEAD_S if d > 2 * SWITCH_LEAD_S else float("inf")
+
     # --- events ----------------------------------------------------------------------
     def _event(self, ev: Event) -> None:
         app = self._app
@@ -367,7 +384,7 @@ class Runner:
             os.chdir(self.files)
             try:
                 while self.t < end - 1e-9:
-                    t1 = min(self.t + step, end)
+                    t1 = min(self.t + step, end, self.t + self._until_tariff_change())
                     if ei < len(events) and events[ei].at_s < t1:
                         t1 = float(events[ei].at_s)
                     self._feed(t1 - self.t)
