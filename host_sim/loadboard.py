@@ -33,6 +33,11 @@ _ENERGY_REGS = (am.MODE, am.GAIN, am.CH1OS, am.CH2OS, am.WGAIN, am.APOS, am.PHCA
 
 # bytes per register read, by address (reserved addresses answer one byte)
 _NBYTES = {a: am._nbytes(am._BY_ADDR[a][1]) if a in am._BY_ADDR else 1 for a in range(64)}
+# registers a read only copies out (no side effect but CHKSUM, no alias, no accumulator)
+_PLAIN = frozenset(a for a in am._BY_ADDR
+                   if a not in (am.AENERGY, am.RAENERGY, am.VAENERGY, am.RVAENERGY, am.TMODE, am.RSTSTATUS,
+                                am.RSTIPEAK, am.RSTVPEAK, am.CHKSUM) and am.ADE7753Model._alias(a) == a)
+_CHKSUM = am.CHKSUM
 
 
 class TransferSPI(am.ModelSPI):
@@ -62,6 +67,13 @@ class TransferSPI(am.ModelSPI):
             addr = b & 0x3F
             if b & 0x80:
                 m._x_mode, m._x_addr, m._x_need, m._x_in = 2, addr, _NBYTES[addr], []
+            elif addr in _PLAIN:  # the model's _read, short: the value and the CHKSUM it latches
+                r = m._r
+                v = r.get(addr, 0)
+                r[_CHKSUM] = v.bit_count()
+                m._x_mode, m._x_out = 1, v.to_bytes(_NBYTES[addr], "big")
+            elif addr == _CHKSUM:  # reading CHKSUM latches nothing new
+                m._x_mode, m._x_out = 1, m._r.get(_CHKSUM, 0).to_bytes(1, "big")
             else:
                 m._x_mode, m._x_out = 1, m._read(addr).to_bytes(_NBYTES[addr], "big")
             return
