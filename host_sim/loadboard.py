@@ -67,15 +67,18 @@ class TransferSPI(am.ModelSPI):
             addr = b & 0x3F
             if b & 0x80:
                 m._x_mode, m._x_addr, m._x_need, m._x_in = 2, addr, _NBYTES[addr], []
-            elif addr in _PLAIN:  # the model's _read, short: the value and the CHKSUM it latches
+                return
+            if addr in _PLAIN:  # the model's _read, short: the value and the CHKSUM it latches
                 r = m._r
                 v = r.get(addr, 0)
                 r[_CHKSUM] = v.bit_count()
-                m._x_mode, m._x_out = 1, v.to_bytes(_NBYTES[addr], "big")
+                out = v.to_bytes(_NBYTES[addr], "big")
             elif addr == _CHKSUM:  # reading CHKSUM latches nothing new
-                m._x_mode, m._x_out = 1, m._r.get(_CHKSUM, 0).to_bytes(1, "big")
+                out = m._r.get(_CHKSUM, 0).to_bytes(1, "big")
             else:
-                m._x_mode, m._x_out = 1, m._read(addr).to_bytes(_NBYTES[addr], "big")
+                out = m._read(addr).to_bytes(_NBYTES[addr], "big")
+            # bytes, not the protocol's list: every per-byte path below turns it back into a list first
+            m._x_mode, m._x_out = 1, out  # pyright: ignore[reportAttributeAccessIssue]
             return
         if mode == 2 and len(buf) == m._x_need and not m._x_in:  # a whole write's data
             m._x_mode = 0

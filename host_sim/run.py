@@ -147,7 +147,7 @@ class Runner:
 
     # --- the analog side ---------------------------------------------------------
     def _supplied(self) -> bool:
-        return self.powered and (self.s.prepay is None or self._relay_pin.level == 1)
+        return self.powered and (self.s.prepay is None or self._relay_pin.value() == 1)
 
     def _load_now(self) -> tuple[float, float]:
         if self.t >= self._load_until:
