@@ -16,6 +16,7 @@ metrology, freeze records, event log), never recomputed here.
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import sys
@@ -384,7 +385,9 @@ class Runner:
             os.chdir(self.files)
             try:
                 while self.t < end - 1e-9:
-                    t1 = min(self.t + step, end, self.t + self._until_tariff_change())
+                    # passes on the start + k x step grid (an event or a tariff switch adds one)
+                    grid = m.start_s + (math.floor((self.t - m.start_s) / step + 1e-9) + 1) * step
+                    t1 = min(grid, end, self.t + self._until_tariff_change())
                     if ei < len(events) and events[ei].at_s < t1:
                         t1 = float(events[ei].at_s)
                     self._feed(t1 - self.t)

@@ -258,3 +258,32 @@ clock_set = "2026-03-02T12:10:00"
     assert any(e["kind"] == "clock_set" for e in rep["events"])
     assert {f.name for f in out.iterdir()} == {"report.json", "bill.md", "plots.png"}
     assert "| **total** |" in (out / "bill.md").read_text()
+
+
+def test_credit_running_out_in_friendly_hours_opens_the_relay_when_they_end(tmp_path):
+    # 1 kW at 0.5/kWh from 20:00: 1.0000 lasts until 22:00, inside 21:00-07:00, so the
+    # relay waits for 07:00; meanwhile the load runs on emergency debt (the balance goes negative)
+    p = _write(tmp_path, f"""
+[meter]
+start = "2026-03-02T20:00:00"
+duration = "12h"
+{FLAT}
+[prepay]
+balance = "1.0000"
+alarm1 = "0.5000"
+alarm2 = "0.2000"
+emergency_limit = "0.0000"
+friendly_hours = ["21:00-07:00"]
+[load]
+daily = [["00:00", 1000.0]]
+""")
+    rep = run_scenario(load_scenario(p)).report
+    opened = [r for r in rep["relay"] if r["state"] == "open"]
+    assert [(r["at"], r["reason"]) for r in opened] == [("2026-03-03T07:00:00", "credit_exhausted")]  # on its pass
+    exhausted = [a["at"] for a in rep["alarms"] if a["state"] == "exhausted"]
+    assert len(exhausted) == 1 and "2026-03-02T21:58:00" <= exhausted[0] <= "2026-03-02T22:02:00"
+    m = rep["money"]
+    assert _e4(m["balance"]) == _e4(m["start"]) + _e4(m["credited"]) - _e4(m["deducted"])
+    assert _close(D(m["deducted"]), D("5.5"))  # 11 h at 1 kW x 0.5, all billed, no credit or not
+    assert _e4(m["balance"]) < 0
+    assert rep["true_energy_wh"] == pytest.approx(11_000.0, abs=20.0)  # nothing after 07:00
