@@ -287,3 +287,17 @@ daily = [["00:00", 1000.0]]
     assert _close(D(m["deducted"]), D("5.5"))  # 11 h at 1 kW x 0.5, all billed, no credit or not
     assert _e4(m["balance"]) < 0
     assert rep["true_energy_wh"] == pytest.approx(11_000.0, abs=20.0)  # nothing after 07:00
+
+
+def test_a_step_longer_than_the_energy_register_allows_is_refused(tmp_path, capsys):
+    p = _write(tmp_path, f"""
+[meter]
+start = "2026-03-02T00:00:00"
+duration = "1d"
+step_s = 600
+{FLAT}
+[load]
+daily = [["00:00", 100.0]]
+""")
+    assert cli(["run", str(p)]) == 2
+    assert f"{p}: meter.step_s: 600 s is above 180 s" in capsys.readouterr().err
