@@ -133,8 +133,8 @@ def _plots(res: RunResult, s: Scenario, path: Path) -> None:
     rows = 4 if prepaid else 3
     fig, axes = plt.subplots(rows, 1, figsize=(12, 2.6 * rows), sharex=True)
     ax = axes[0]
-    ax.step(t, [x.power_w / 1000 for x in sm], where="post", lw=0.8)
-    ax.set_ylabel("load kW")
+    ax.step(t, [x.power_w / 1000 for x in sm], where="pre", lw=0.8)  # mean over the interval before
+    ax.set_ylabel("load kW (mean)")
     ax.set_title(f"{s.path.name}: load, price, cost" + (", balance" if prepaid else ""))
     ax = axes[1]
     ax.step(t, [x.price_e4 / 10000 for x in sm], where="post", lw=0.8, color="tab:brown")

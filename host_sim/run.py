@@ -46,7 +46,7 @@ MAX_STEP_S = 180  # AENERGY must be read within ~200 s at Imax (ade7753_source b
 class Sample:
     """One point of the time series for the plots (host time, firmware figures)."""
     t_s: int
-    power_w: float  # what the load drew (0 while cut off)
+    power_w: float  # mean power the load drew since the previous sample (0 while cut off)
     rate: int
     price_e4: int
     cost_e4: int
@@ -145,6 +145,8 @@ class Runner:
         self._seen_taken = [0] * len(fw_freeze.KIND_NAMES)
         self._seen_events = 0
         self._app: Any = None
+        self._sample_t = self.t
+        self._sample_wh = 0.0
 
     # --- the analog side ---------------------------------------------------------
     def _supplied(self) -> bool:
@@ -274,7 +276,9 @@ class Runner:
         if t is None:
             return
         p = app.prepay
-        watts = self._watts if self._supplied() else 0.0
+        dt_s = self.t - self._sample_t
+        watts = (self.true_wh - self._sample_wh) * 3600.0 / dt_s if dt_s > 0 else 0.0
+        self._sample_t, self._sample_wh = self.t, self.true_wh
         self.result.samples.append(Sample(int(self.t), watts, t.rate, t.price_e4_per_kwh,
                                           _split_e4(t.cost_units, t.cost_e4),
                                           p.account.balance_e4() if p is not None else None))
