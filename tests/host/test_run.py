@@ -301,3 +301,18 @@ daily = [["00:00", 100.0]]
 """)
     assert cli(["run", str(p)]) == 2
     assert f"{p}: meter.step_s: 600 s is above 180 s" in capsys.readouterr().err
+
+
+def test_the_bundled_prepaid_demo_runs_out_tops_up_and_reconnects(tmp_path):
+    """The first 9 days of host_sim/scenarios/prepaid_month.toml (make sim runs all 31)."""
+    demo = Path(__file__).resolve().parents[2] / "host_sim/scenarios/prepaid_month.toml"
+    text = demo.read_text().replace('duration = "31d"', 'duration = "9d"')
+    text = text[:text.index('[[event]]\nat = "2026-01-12')]  # the events of the first 9 days
+    rep = run_scenario(load_scenario(_write(tmp_path, text, "prepaid_9d.toml"))).report
+    assert [(r["state"], r["reason"]) for r in rep["relay"]] == [
+        ("closed", "power_up_restore"), ("open", "credit_exhausted"), ("closed", "button")]
+    assert [t["result"] for t in rep["tokens"]] == ["accepted"]
+    states = [a["state"] for a in rep["alarms"]]
+    assert states == ["normal", "alarm1", "alarm2", "emergency", "exhausted", "normal"]
+    m = rep["money"]
+    assert _e4(m["balance"]) == _e4(m["start"]) + _e4(m["credited"]) - _e4(m["deducted"])
