@@ -314,7 +314,8 @@ class Runner:
             elif ev.kind == "button_s":
                 self._button(float(ev.value))
             elif ev.kind == "power_cut_s":
-                self._power_cut(int(ev.value))
+                # a cut that outlasts the run ends with it (the meter is read at the end)
+                self._power_cut(min(int(ev.value), max(1, int(self.s.meter.end_s - self.t))))
 
     def _token(self, ev: Event) -> None:
         app = self._app
