@@ -8,6 +8,15 @@ folder on tmpfs, as the device reads littlefs; a power cut is a real reboot
 from those files with the chip reset, so nothing survives that the firmware
 did not save.
 
+Passes: on the start + k x step grid, plus one at every event, one at boot
+(the device's first pass), and one 1 ms before each instant the firmware's
+tariff announces a change (so a step's energy is priced at its own rate).
+Events: a token goes through App.enter_token; the button is held with a pass
+every 500 ms (the loop's own period); a power cut drops the voltage for 0.1 s
+(the chip's SAG interrupt makes the firmware save on its next pass), then the
+board is off (the chip loses its registers, the battery RTC runs on) and
+boots again; a clock set goes through App.set_clock.
+
 The relay really cuts the load: while the relay pin is open the load draws
 nothing (`true_energy_wh` is what the load drew while supplied). Every figure
 in the report is read from the firmware's registers (tariff, account,
