@@ -30,6 +30,8 @@ sim: $(STAMP)
 	$(PY) -m host_sim replay host_sim/recordings/resistive_ib.cfg
 	$(PY) -m host_sim replay host_sim/recordings/smps_distorted.cfg
 	$(PY) -m host_sim accuracy --report reports/accuracy
+	$(PY) -m host_sim run host_sim/scenarios/household_month.toml --report reports/household_month
+	$(PY) -m host_sim run host_sim/scenarios/prepaid_month.toml --report reports/prepaid_month
 
 test: test-py test-mpy test-esp32 compile typecheck
 

@@ -1,4 +1,4 @@
-"""Command line: python -m host_sim {replay,calibrate,accuracy,console,faults} ... (see --help)."""
+"""Command line: python -m host_sim {replay,calibrate,accuracy,console,faults,run} ... (see --help)."""
 from __future__ import annotations
 
 import argparse
@@ -152,6 +152,28 @@ def cmd_faults(a: argparse.Namespace) -> int:
     return 0 if r.ok() else 1
 
 
+def cmd_run(a: argparse.Namespace) -> int:
+    # --- run (scenario.md) ---
+    from .report import summary, write_report
+    from .run import run_scenario
+    from .scenario import ScenarioError, load_scenario
+
+    try:
+        s = load_scenario(a.scenario)
+        report_dir = _writable_dir(a.report) if a.report else None  # refuse before the run, not after
+        res = run_scenario(s, progress=True)
+    except ScenarioError as e:
+        return _fail(str(e))
+    if report_dir is not None:
+        written = write_report(res, s, report_dir)
+        print(f"report: {', '.join(str(p) for p in written)}", file=sys.stderr if a.json else sys.stdout)
+    if a.json:
+        print(json.dumps(res.report))
+    else:
+        print(summary(res.report, s))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m host_sim", description="Prepaid meter simulator.")
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -198,6 +220,11 @@ def main(argv: list[str] | None = None) -> int:
                      help="supply hold-up time after the mains drops (default: host_sim/faults.py HOLDUP_MS)")
     flt.add_argument("--quiet", action="store_true", help="no progress bar")
     flt.set_defaults(fn=cmd_faults)
+    run = sub.add_parser("run", help="run a scenario (load, tariff, prepay, events) through the firmware")
+    run.add_argument("scenario", help="SCENARIO.toml (see scenario.md)")
+    run.add_argument("--json", action="store_true", help="print the report as one JSON object")
+    run.add_argument("--report", metavar="DIR", help="also write plots and tables to this folder")
+    run.set_defaults(fn=cmd_run)
     a = p.parse_args(argv)
     if a.cmd == "faults" and a.holdup_ms is None:
         from .faults import HOLDUP_MS

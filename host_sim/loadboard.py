@@ -31,40 +31,102 @@ from .simboard import SimBoard
 _ENERGY_REGS = (am.MODE, am.GAIN, am.CH1OS, am.CH2OS, am.WGAIN, am.APOS, am.PHCAL, am.WDIV, am.CFNUM, am.CFDEN)
 
 
-class FastModelSPI(am.ModelSPI):
-    """The model's SPI bus with the per-byte plumbing cut short: the same bytes
-    through the chip's own protocol state machine, minus the wrong-mode and
-    fault-injection paths (taken as before whenever they apply)."""
+# bytes per register read, by address (reserved addresses answer one byte)
+_NBYTES = {a: am._nbytes(am._BY_ADDR[a][1]) if a in am._BY_ADDR else 1 for a in range(64)}
+# registers a read only copies out (no side effect but CHKSUM, no alias, no accumulator)
+_PLAIN = frozenset(a for a in am._BY_ADDR
+                   if a not in (am.AENERGY, am.RAENERGY, am.VAENERGY, am.RVAENERGY, am.TMODE, am.RSTSTATUS,
+                                am.RSTIPEAK, am.RSTVPEAK, am.CHKSUM) and am.ADE7753Model._alias(a) == a)
+_CHKSUM = am.CHKSUM
 
-    def _plain(self) -> bool:
-        m = self._model
-        return m._cs_low and not m.absent and not m._bit_errors and self.timing_ok
+
+class TransferSPI(am.ModelSPI):
+    """The model's SPI bus at transfer level: a command byte latches the
+    register the chip's protocol would (same `_read`/`_write`, same side
+    effects), and the data phase hands over or takes all its bytes at once.
+    Anything else (bad SPI mode, an absent chip, injected bit errors, a
+    transfer split differently) goes through the per-byte protocol as before."""
+
+    def __init__(self, model: am.ADE7753Model) -> None:
+        super().__init__(model)
+        self._ok = self.timing_ok
+
+    def init(self, baudrate: int | None = None, polarity: int | None = None,
+             phase: int | None = None, **kw) -> None:
+        super().init(baudrate, polarity, phase, **kw)
+        self._ok = self.timing_ok
 
     def write(self, buf) -> None:
-        if not self._plain():
+        m = self._model
+        if not (m._cs_low and self._ok) or m.absent or m._bit_errors:
+            m._x_out = list(m._x_out)
             return super().write(buf)
-        proto = self._model._protocol
-        for b in buf:
+        mode = m._x_mode
+        if mode == 0 and len(buf) == 1:  # the communications byte
+            b = buf[0]
+            addr = b & 0x3F
+            if b & 0x80:
+                m._x_mode, m._x_addr, m._x_need, m._x_in = 2, addr, _NBYTES[addr], []
+                return
+            if addr in _PLAIN:  # the model's _read, short: the value and the CHKSUM it latches
+                r = m._r
+                v = r.get(addr, 0)
+                r[_CHKSUM] = v.bit_count()
+                out = v.to_bytes(_NBYTES[addr], "big")
+            elif addr == _CHKSUM:  # reading CHKSUM latches nothing new
+                out = m._r.get(_CHKSUM, 0).to_bytes(1, "big")
+            else:
+                out = m._read(addr).to_bytes(_NBYTES[addr], "big")
+            # bytes, not the protocol's list: every per-byte path below turns it back into a list first
+            m._x_mode, m._x_out = 1, out  # pyright: ignore[reportAttributeAccessIssue]
+            return
+        if mode == 2 and len(buf) == m._x_need and not m._x_in:  # a whole write's data
+            m._x_mode = 0
+            m._write(m._x_addr, int.from_bytes(buf, "big"))
+            return
+        m._x_out = list(m._x_out)  # the per-byte protocol pops from a list
+        proto = m._protocol
+        for b in bytes(buf):
             proto(b)
 
     def readinto(self, buf, write: int = 0x00) -> None:
-        if not self._plain():
-            return super().readinto(buf, write)
         m = self._model
+        if not (m._cs_low and self._ok) or m.absent or m._bit_errors:
+            m._x_out = list(m._x_out)
+            return super().readinto(buf, write)
         out = m._x_out
-        if m._x_mode == 1 and len(out) == len(buf):  # a whole register read: hand its bytes over at once
-            buf[:] = bytes(out)
+        if m._x_mode == 1 and len(out) == len(buf):  # a whole register read
+            buf[:] = out
             m._x_mode, m._x_out = 0, []
             return
+        m._x_out = list(out)
         proto = m._protocol
         for i in range(len(buf)):
             buf[i] = proto(write)
 
 
+class TransferCS(am.ModelPin):
+    """Chip select: clears the protocol state only when a transfer was left
+    unfinished (what the chip does), not on every edge."""
+
+    def value(self, v: int | None = None) -> int | None:
+        if v is None:
+            return self._v
+        v = 1 if v else 0
+        if v != self._v:
+            self._v = v
+            m = self._model
+            m._cs_low = v == 0
+            if m._x_mode or m._carry_in or m._carry_out:
+                m._reset_spi()
+        return None
+
+
 class LoadBoard(SimBoard):
     def __init__(self, board: Board) -> None:
         super().__init__(board)
-        self.model.spi = FastModelSPI(self.model)
+        self.model.spi = TransferSPI(self.model)
+        self.model.cs = TransferCS(self.model)
         self._key: tuple | None = None
         self._rate_acc_per_s: float | None = None  # accumulator units per second, measured
         self._rate_va_per_s = 0.0
@@ -115,6 +177,14 @@ class LoadBoard(SimBoard):
                 self._rate_va_per_s = _wrap49(m.va_accumulator + m._va_frac - v0) / dt
             else:
                 self._key, self._rate_acc_per_s = key, None
+        self._ms += seconds * 1000.0
+        self.time_ms = int(round(self._ms))
+
+    def run_off(self, seconds: float) -> None:
+        """The board unpowered for `seconds`: the chip loses its registers
+        (powers up reset), the virtual clock and the battery RTC run on."""
+        self.model.reset()
+        self._key, self._rate_acc_per_s = None, None
         self._ms += seconds * 1000.0
         self.time_ms = int(round(self._ms))
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
 
+import prepaycfg as fw_prepaycfg
 import tariff as fw_tariff
 
 EPOCH = dt.datetime(2000, 1, 1)
@@ -34,6 +35,8 @@ _EVENT_ACTIONS = ("token", "button_s", "power_cut_s", "clock_set")
 _PREPAY_KEYS = ("mode", "balance", "alarm1", "alarm2", "emergency_limit", "emergency", "reconnect_threshold",
                 "reconnect", "friendly_hours", "friendly_weekends", "friendly_special_days", "max_balance",
                 "decoder_key", "sts_base_date")
+# the meter's further [prepay] settings (prepay.md), checked by the firmware's own validator
+_PREPAY_MORE = tuple(k for k in fw_prepaycfg._DEFAULTS if k not in _PREPAY_KEYS)
 _DURATION = re.compile(r"^([0-9]+)([smhd])$")
 _UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _MONEY = re.compile(r"^(-?)([0-9]{1,9})(?:\.([0-9]+))?$")
@@ -90,7 +93,7 @@ class PrepaySection:
     reconnect: str = "button"
     friendly_hours: tuple[tuple[int, int], ...] = ()  # (start sod, end sod); end < start wraps midnight
     friendly_weekends: bool = False
-    friendly_special_days: bool = True
+    friendly_special_days: bool = False  # the meter's default (prepaycfg)
     max_balance_e4: int = 999_990_000
     decoder_key: bytes | None = None
     sts_base_date: int = 2014
@@ -153,6 +156,7 @@ class Scenario:
     load: LoadProfile
     prepay: PrepaySection | None = None
     events: list[Event] = field(default_factory=list)
+    prepay_obj: dict | None = None  # the [prepay] table as the meter's prepay.json
 
     @property
     def postpaid(self) -> bool:
@@ -273,8 +277,18 @@ def parse_scenario(raw: dict, path: Path) -> Scenario:
         raise ScenarioError(f"{path}: tariff.{rest}") from None
     load = _load(c, c.table(raw["load"], "load"), meter)
     prepay = _prepay(c, c.table(raw["prepay"], "prepay")) if "prepay" in raw else None
+    pobj = None
+    if prepay is not None:
+        pobj = dict(raw["prepay"])
+        try:  # the meter's own validator has the last word, so its message is the console's
+            fw_prepaycfg.parse_config(pobj, tobj.get("special_days"))
+        except fw_prepaycfg.PrepayError as e:
+            msg = str(e)
+            rest = msg[len("prepay: "):] if msg.startswith("prepay: ") else msg
+            raise ScenarioError(f"{path}: prepay.{rest}") from None
     events = _events(c, raw.get("event", []), meter)
-    return Scenario(path=path, meter=meter, tariff_obj=tobj, tariff=table, load=load, prepay=prepay, events=events)
+    return Scenario(path=path, meter=meter, tariff_obj=tobj, tariff=table, load=load, prepay=prepay, events=events,
+                    prepay_obj=pobj)
 
 
 def _path(c: _Ctx, v: Any, key: str, scenario: Path) -> Path:
@@ -383,7 +397,7 @@ def _events(c: _Ctx, v: Any, meter: MeterSection) -> list[Event]:
 
 
 def _prepay(c: _Ctx, d: dict) -> PrepaySection:
-    c.keys(d, "prepay", _PREPAY_KEYS)
+    c.keys(d, "prepay", _PREPAY_KEYS + _PREPAY_MORE)
     kw: dict[str, Any] = {}
     if "mode" in d:
         kw["mode"] = c.choice(d["mode"], "prepay.mode", ("currency", "energy"))

@@ -9,7 +9,9 @@ figures from the 64-bit unix port carry a _unix64 suffix, and mpy_tick_us is
 timed there (mpy_tick_us_esp32 on the 32-bit build);
 cpython_tick_us from this interpreter,
 firmware_mpy_bytes from build/xtensawin, model_samples_per_s from the numpy
-ADE7753 model. sim_year_s stays null until the scenario runner exists.
+ADE7753 model. sim_year_s: one meter-year at 60 s steps through the whole firmware
+(metering, tariff, prepay, storage on tmpfs) on the long-run board: the bundled
+household month stretched to 365 days, with a [prepay] account that never runs out.
 token_decode_us / token_decode_alloc_bytes (and token_*) come from
 tools/mpy/bench_tokens.py on the unix port; random_tokens_* from 100 000 random
 20-digit strings through the firmware token gateway (tools/sts_fuzz.py).
@@ -185,6 +187,29 @@ def model_samples_per_s() -> float:
     return t.size / (time.perf_counter() - t0)
 
 
+def sim_year_s() -> float:
+    """Seconds of `python -m host_sim run` work for one household year (60 s steps):
+    CPU time of this process, which is the wall time on an idle machine and
+    does not count other jobs sharing the cores."""
+    import re
+    import tempfile
+
+    import host_sim  # noqa: F401  (paths)
+    from host_sim.run import run_scenario
+    from host_sim.scenario import load_scenario
+
+    text = (ROOT / "host_sim/scenarios/household_month.toml").read_text()
+    text = re.sub(r'duration = "[0-9]+d"', 'duration = "365d"', text, count=1)
+    text = text.replace("\n[load]", '\n[prepay]\nbalance = "99999.0000"\nmax_balance = "99999.0000"\n\n[load]', 1)
+    with tempfile.TemporaryDirectory() as d:
+        p = Path(d) / "household_year.toml"
+        p.write_text(text)
+        s = load_scenario(p)
+        t0 = time.process_time()
+        run_scenario(s)
+        return time.process_time() - t0
+
+
 def storage_figures() -> dict:
     """Flash wear, save time and hold-up budget from tools/storage_budget.py."""
     out = subprocess.run([sys.executable, "-m", "tools.storage_budget", "--json"], cwd=ROOT,
@@ -215,7 +240,7 @@ def main() -> int:
         "heap_live_bytes_unix64": mpy["heap_peak_bytes"],
         "firmware_mpy_bytes": fw_bytes,
         "model_samples_per_s": round(model_samples_per_s()),
-        "sim_year_s": None,
+        "sim_year_s": round(sim_year_s(), 1),
         **console_figures(),
     }
     result.update(mpy_token_figures())

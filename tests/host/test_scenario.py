@@ -136,6 +136,9 @@ BAD = [
     ("button_s = 3", "button_s = 3\npower_cut_s = 5", "event[1]: needs exactly one of"),
     ("power_cut_s = 7200", "power_cut_s = -1", "event[2].power_cut_s: -1 outside"),
     ("[meter]", "[meters]\n[meter]", "meters: unknown key"),
+    # the meter's further [prepay] settings: checked by the firmware's own validator, its message
+    ("sts_base_date = 2014", "sts_base_date = 2014\npower_limit_w = -5", "prepay.power_limit_w: -5 is outside 0..100000"),
+    ("sts_base_date = 2014", "sts_base_date = 2014\nrelay_colour = 1", "prepay.relay_colour: unknown key"),
 ]
 
 
@@ -178,3 +181,12 @@ def test_cli_exit_status(tmp_path, run_cli):
     r = run_cli(str(bad), module="host_sim.scenario")
     assert r.returncode == 2 and f"{bad}: tariff.rates.1: price \"0,9\" is not a decimal number" in r.stderr
     assert sys.executable  # the fixture runs the environment's interpreter
+
+
+def test_the_meters_further_prepay_settings_reach_its_config(tmp_path):
+    text = SPEC_EXAMPLE.replace("sts_base_date = 2014", 'sts_base_date = 2014\npower_limit_w = 3000\nquiet_hours = ["22:00-07:00"]')
+    s = load_scenario(write(tmp_path, text))
+    assert s.prepay_obj is not None
+    assert s.prepay_obj["power_limit_w"] == 3000 and s.prepay_obj["quiet_hours"] == ["22:00-07:00"]
+    assert s.prepay_obj["balance"] == "100.0000"  # the table as written: the meter's prepay.json
+    assert load_scenario(DEMO).prepay_obj is None
