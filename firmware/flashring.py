@@ -148,7 +148,7 @@ EVENT_KINDS = (
     "tariff_state_rejected", "tariff_passive", "prepay_state_rejected", "token_state_rejected",
     "credit", "credit_cleared", "balance_state", "emergency_repaid", "disconnect_imminent",
     "relay_closed", "relay_open_forced", "relay_open_deferred", "relay_mismatch",
-    "guaranteed_supply", "power_limit_set", "power_lockout", "tamper_cleared",
+    "guaranteed_supply", "power_limit_set", "power_lockout", "tamper_cleared", "token_not_stored",
 )
 _EVENT_FMT = "<IHhii"  # time_s, code, spare, a, b
 EVENT_PAYLOAD_BYTES = const(16)
