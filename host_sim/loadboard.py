@@ -179,6 +179,9 @@ class LoadBoard(SimBoard):
                 self._key, self._rate_acc_per_s = key, None
         self._ms += seconds * 1000.0
         self.time_ms = int(round(self._ms))
+        # the IRQ pin follows STATUS & IRQEN as time passes (as SimBoard.feed does):
+        # else a level left low since boot would hide the next SAG's falling edge
+        self.update_irq()
 
     def run_off(self, seconds: float) -> None:
         """The board unpowered for `seconds`: the chip loses its registers

@@ -316,3 +316,37 @@ def test_the_bundled_prepaid_demo_runs_out_tops_up_and_reconnects(tmp_path):
     assert states == ["normal", "alarm1", "alarm2", "emergency", "exhausted", "normal"]
     m = rep["money"]
     assert _e4(m["balance"]) == _e4(m["start"]) + _e4(m["credited"]) - _e4(m["deducted"])
+
+
+def test_power_cuts_bill_the_same_energy_less_what_they_switched_off(tmp_path):
+    """issue 10's check: the same day with and without two cuts (one in the
+    1.5 kW morning block, one across the 0.8 -> 2.5 kW change); the difference
+    in registered energy is the load the cuts switched off, computed here from
+    LOAD minute by minute."""
+    def scenario(cuts: str) -> str:
+        return f"""
+[meter]
+start = "2026-03-02T00:00:00"
+duration = "24h"
+{TARIFF}
+[load]
+daily = {json.dumps([[f"{m // 60:02d}:{m % 60:02d}", float(w)] for m, w in LOAD])}
+{cuts}
+"""
+    cuts = [("2026-03-02T07:40:00", 1800), ("2026-03-02T17:30:00", 3600)]
+    events = "".join(f'[[event]]\nat = "{at}"\npower_cut_s = {s}\n' for at, s in cuts)
+    whole = run_scenario(load_scenario(_write(tmp_path, scenario(""), "a.toml"))).report
+    cut = run_scenario(load_scenario(_write(tmp_path, scenario(events), "b.toml"))).report
+    off_wh = D(0)
+    for at, s in cuts:
+        t0 = dt.datetime.fromisoformat(at)
+        for k in range(s // 60):
+            t = t0 + dt.timedelta(minutes=k)
+            mod = t.hour * 60 + t.minute
+            off_wh += D([w for m, w in LOAD if m <= mod][-1]) / 60
+    off_wh = off_wh.quantize(D("0.001"))
+    assert off_wh == D(1500) / 2 + D(800) / 4 + D(2500) * 3 / 4  # the profile read by hand
+    want = D(str(whole["energy_wh"]["import"])) - off_wh
+    assert _close(cut["energy_wh"]["import"], want, D("0.0005"))
+    assert D(str(whole["true_energy_wh"])) - D(str(cut["true_energy_wh"])) == pytest.approx(off_wh, abs=D("0.01"))
+    assert cut["faults"] == 0 and len([e for e in cut["events"] if e["kind"] == "boot"]) == 3
