@@ -46,6 +46,7 @@ METER_FILE = "meter.json"  # {"meter_number": "...", "management_key": "hex"}
 _FAIL_LIMIT = const(20)  # consecutive failed passes of one service -> reset on purpose
 _DEFAULT_STEP_LSB = const(25_744)  # 0.1 kWh on the default board until calibrated
 _SOURCE = "app"
+_CONSOLE_POLL_MS = const(20)  # between passes, while a console session is open
 
 
 def _describe(e):
@@ -364,6 +365,13 @@ class App:
             now = hw.ticks_ms()
             wait = ticks_diff(due, now)
             if wait > 0:
+                c = self.console
+                if c is not None and wait > _CONSOLE_POLL_MS and c.busy():
+                    # an open session is not paced by the pass (console.md: poll
+                    # at least every 100 ms while busy); the port catches its own errors
+                    hw.sleep_ms(_CONSOLE_POLL_MS)
+                    self._poll_console(hw.ticks_ms())
+                    continue
                 hw.sleep_ms(wait)
                 continue
             self.step()
@@ -371,6 +379,13 @@ class App:
             if ticks_diff(now, due) > board.TICK_MS:  # fell behind: don't burst
                 due = ticks_add(now, board.TICK_MS)
             done += 1
+
+    def _poll_console(self, now_ms):
+        try:
+            self.console.poll(now_ms)
+        except Exception as e:
+            self.faults += 1
+            self.events.log("fault", "console", _describe(e))
 
     def reset_on_purpose(self, why):
         self.events.log("deliberate_reset", _SOURCE, why)
