@@ -136,6 +136,7 @@ def main(argv: list[str] | None = None) -> int:
                      "times real time (default 1: real time; clients need ~1 for the protocol's pauses)")
     con.add_argument("--board", help="board JSON for the simulated meter (default: the default board; its "
                      ".cal.json beside it is the initial calibration)")
+    con.add_argument("--calibration", help="initial calibration JSON (default: the board's .cal.json)")
     con.add_argument("--files", help="the device's filesystem folder (kept; default: a temporary one)")
     con.add_argument("--postpaid", action="store_true", help="no prepay.json: a postpaid meter")
     con.add_argument("--load-w", type=float, default=2200.0, help="steady load in W (default 2200)")

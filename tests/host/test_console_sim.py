@@ -51,7 +51,7 @@ def test_bad_settings_are_one_line_and_exit_2():
 
 def test_bad_settings_refused_before_anything_is_made(tmp_path):
     for kw, words in (({"key_hex": "zz"}, "not hex"), ({"key_hex": "00" * 8}, "16 or 32"),
-                      ({"pf": 2.0}, "PF"), ({"board": tmp_path / "none.json"}, "no calibration")):
+                      ({"pf": 2.0}, "PF"), ({"board": tmp_path / "none.json"}, "no such calibration")):
         with pytest.raises(ConsoleError, match=words):
             SimConsoleMeter(MemoryIO(), Settings(files=tmp_path / "dev", **kw))
         assert not (tmp_path / "dev").exists()
