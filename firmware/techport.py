@@ -174,6 +174,7 @@ class TechPortService:
     def __init__(self, app, io, extra=None, random_bytes=None):
         micropython.kbd_intr(-1)  # 0x03 is ETX on this line, not Ctrl-C
         self.app = app
+        app.out = self._say  # nothing but the protocol may reach the line
         key = app.management_key
         if key is None:
             # Not provisioned: a key nobody knows, so no write can authenticate.
@@ -184,6 +185,9 @@ class TechPortService:
         self._err = None
         self._refusal = None
         self._fails = 0
+
+    def _say(self, text):
+        self.app.events.log("message", self.name, text)
 
     def busy(self):
         return self.port.busy()

@@ -18,6 +18,7 @@ RESET_CAUSE = PWRON_RESET
 
 
 class Pin:
+    IRQ_FALLING = 2
     IN = 0
     OUT = 1
     PULL_UP = 2
@@ -39,6 +40,9 @@ class Pin:
 
     def __call__(self, v=None):
         return self.value(v)
+
+    def irq(self, handler=None, trigger=0):
+        pass  # the power-fail IRQ (hardware.on_power_fail): never fires here
 
 
 class SPI:
