@@ -67,7 +67,8 @@ def _micropython_meter(files: Path):
 @pytest.fixture(scope="module", params=["cpython", "micropython"])
 def meter_pty(request, tmp_path_factory):
     files = tmp_path_factory.mktemp(request.param)
-    gen = _cpython_meter(files) if request.param == "cpython" else _micropython_meter(files)
+    # the simulator at 5x real time (its sign-on handshake always runs in real time)
+    gen = _cpython_meter(files, "--speed", "5") if request.param == "cpython" else _micropython_meter(files)
     yield next(gen)
     gen.close()
 
@@ -117,6 +118,24 @@ def test_independent_client_reads_every_code(meter_pty):
     _close(c)
 
 
+def test_token_then_authenticated_relay_command(meter_pty):
+    c, challenge = _programming(meter_pty)
+    tok = vend.token_from_block(0, vend.make_block(0, 4, 3, vend.tid_of(datetime.datetime(2026, 2, 28, 21, 0), 2014),
+                                                   vend.amount_raw_exact(500)), bytes.fromhex(DECODER_KEY_HEX))
+    c.transport.send(messages.CommandMessage.for_single_write(obis.TOKEN_GATEWAY, tok).to_bytes())
+    assert [(d.address, d.value) for d in c.read_response().data] == [(obis.TOKEN_GATEWAY, "accepted")]
+    c.transport.send(messages.CommandMessage.for_single_write(obis.TOKEN_GATEWAY, tok).to_bytes())
+    assert [d.value for d in c.read_response().data] == ["used"]
+    assert float(c.read_single_value(obis.REMAINING_CREDIT).value) > 100.0  # 5.00 on top of 100
+    _close(c)
+    c, challenge = _programming(meter_pty)
+    assert _p2(c, challenge, KEY) == constants.ACK
+    c.write_single_value(obis.RELAY_COMMAND, "DISCONNECT")  # raises on NAK
+    assert c.read_single_value(obis.RELAY_STATE).value == "DISCONNECTED"
+    c.write_single_value(obis.RELAY_COMMAND, "CONNECT")
+    _close(c)
+
+
 def test_writes_need_p2_wrong_reply_locks_out(meter_pty):
     c, challenge = _programming(meter_pty)
     with pytest.raises(ValueError, match="NACK"):
@@ -128,27 +147,6 @@ def test_writes_need_p2_wrong_reply_locks_out(meter_pty):
     _close(c)
 
 
-def test_token_then_authenticated_relay_command(meter_pty):
-    c, challenge = _programming(meter_pty)
-    tok = vend.token_from_block(0, vend.make_block(0, 4, 3, vend.tid_of(datetime.datetime(2026, 2, 28, 21, 0), 2014),
-                                                   vend.amount_raw_exact(500)), bytes.fromhex(DECODER_KEY_HEX))
-    c.transport.send(messages.CommandMessage.for_single_write(obis.TOKEN_GATEWAY, tok).to_bytes())
-    assert [(d.address, d.value) for d in c.read_response().data] == [(obis.TOKEN_GATEWAY, "accepted")]
-    c.transport.send(messages.CommandMessage.for_single_write(obis.TOKEN_GATEWAY, tok).to_bytes())
-    assert [d.value for d in c.read_response().data] == ["used"]
-    assert float(c.read_single_value(obis.REMAINING_CREDIT).value) > 100.0  # 5.00 on top of 100
-    _close(c)
-    import time
-
-    time.sleep(5.2)  # the previous test's lockout
-    c, challenge = _programming(meter_pty)
-    assert _p2(c, challenge, KEY) == constants.ACK
-    c.write_single_value(obis.RELAY_COMMAND, "DISCONNECT")  # raises on NAK
-    assert c.read_single_value(obis.RELAY_STATE).value == "DISCONNECTED"
-    c.write_single_value(obis.RELAY_COMMAND, "CONNECT")
-    _close(c)
-
-
 def test_meterctl_calibrates_a_simulated_board_through_the_pty(tmp_path):
     """The default board (gain, phase, offset errors) starts with the ideal board's
     calibration; meterctl runs the datasheet procedure on its chip through the
@@ -156,12 +154,12 @@ def test_meterctl_calibrates_a_simulated_board_through_the_pty(tmp_path):
     on the sample-level model with its own bench (host_sim calibrate)."""
     boards = ROOT / "host_sim/boards"
     gen = _cpython_meter(tmp_path / "dev", "--board", str(boards / "default.json"), "--calibration",
-                         str(boards / "ideal.cal.json"), "--speed", "10")
+                         str(boards / "ideal.cal.json"), "--speed", "20")
     path = next(gen)
     try:
         env = dict(os.environ, METER_KEY=KEY_HEX)
         r = subprocess.run([sys.executable, "-m", "tools.meterctl", "--port", path, "--json", "calibrate",
-                            "--board", str(boards / "default.json"), "--speed", "10", "--halfcycles", "100",
+                            "--board", str(boards / "default.json"), "--speed", "20", "--halfcycles", "100",
                             "--offset-halfcycles", "2000", "--out", str(tmp_path / "cal.json")],
                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
         assert r.returncode == 0, r.stderr
