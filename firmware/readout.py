@@ -83,13 +83,18 @@ class AppProvider:
         return p.account if p is not None else None
 
     def _billing_freezes(self, kind):
-        """Freeze records of kind (index), oldest first, as decoded dicts."""
+        """Freeze records of kind (index), oldest first, as decoded dicts: the
+        flash ring's, then the RAM ring's newer ones (taken, not saved yet)."""
         app = self.app
         fs = app.freeze_store
-        if fs is not None:
-            return [decode_freeze(bytes(p)) for _, _, p in fs.records(KIND_NAMES[kind])]
+        recs = [decode_freeze(bytes(p)) for _, _, p in fs.records(KIND_NAMES[kind])] if fs is not None else []
         t = app.tariff
-        return t.freezes.records(kind) if t is not None else []
+        if t is not None:
+            last = (recs[-1]["day"], recs[-1]["sod"]) if recs else (-1, 0)
+            for r in t.freezes.records(kind):
+                if (r["day"], r["sod"]) > last:
+                    recs.append(r)
+        return recs
 
     def error_flags(self):
         app = self.app
