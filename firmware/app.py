@@ -381,8 +381,11 @@ class App:
             done += 1
 
     def _poll_console(self, now_ms):
+        c = self.console
+        if c is None:
+            return
         try:
-            self.console.poll(now_ms)
+            c.poll(now_ms)
         except Exception as e:
             self.faults += 1
             self.events.log("fault", "console", _describe(e))

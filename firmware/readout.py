@@ -72,6 +72,8 @@ class AppProvider:
         self.last_token = _RESULT_NONE
         self._upload = None  # bytearray while a tariff upload is open
         self._upload_when = None  # (day, sod) of the activation
+        self._codes = None  # readout codes, made again when a billing freeze is taken
+        self._codes_key = -1
 
     # --- helpers ---------------------------------------------------------
     def _metrology(self):
@@ -122,14 +124,23 @@ class AppProvider:
 
     # --- the provider interface ----------------------------------------------
     def readout_codes(self):
-        """The spec's table, the manufacturer items, the billing freezes."""
-        n = 0
-        try:
-            n = len(self._billing_freezes(1))
-        except Exception:  # a damaged freeze store must not stop the readout
-            n = 0
-        return obis.STANDARD_READOUT + _MANUFACTURER + tuple(
-            "1.8.0*%02d" % k for k in range(1, n + 1))
+        """The spec's table, the manufacturer items, the billing freezes. The
+        tuple is made again only when a billing freeze was taken (reading the
+        flash ring costs ~6 KB of short-lived heap on the unix port)."""
+        app = self.app
+        fs = app.freeze_store
+        t = app.tariff
+        key = (fs.rings["billing"].next_seq if fs is not None else 0) * 64 + (
+            t.freezes.taken[1] % 64 if t is not None else 0)
+        if key != self._codes_key or self._codes is None:
+            try:
+                n = len(self._billing_freezes(1))
+            except Exception:  # a damaged freeze store must not stop the readout
+                n = 0
+            self._codes = obis.STANDARD_READOUT + _MANUFACTURER + tuple(
+                "1.8.0*%02d" % k for k in range(1, n + 1))
+            self._codes_key = key
+        return self._codes
 
     def read(self, code):
         """(value text, unit or None), or None when unknown / not available."""
@@ -358,8 +369,10 @@ class AppProvider:
             text = bytes(data).decode()
         except UnicodeError:
             return "tariff upload: not UTF-8 text"
-        day, sod = self._upload_when
-        return self.app.set_passive_tariff(text, day, sod)
+        when = self._upload_when
+        if when is None:
+            return "tariff upload: no BEGIN"
+        return self.app.set_passive_tariff(text, when[0], when[1])
 
     def token(self, digits):
         result = self.app.enter_token(digits)

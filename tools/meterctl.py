@@ -34,6 +34,7 @@ import re
 import sys
 import time
 from dataclasses import dataclass
+from typing import cast
 from pathlib import Path
 
 import serial
@@ -456,7 +457,7 @@ def _check_calibrate_args(a: argparse.Namespace) -> None:
 
 def calibrate_through_port(link: MeterLink, a: argparse.Namespace) -> tuple[object, list[str]]:
     """Pause metering, run the procedure on the meter's chip, upload the record, resume."""
-    from host_sim.calibrate import calibrate
+    from host_sim.calibrate import Bench, calibrate  # noqa: F401  (Bench: the cast below)
 
     board = a.board_design
     bench = PortBench(link, a.source, a.speed)
@@ -464,7 +465,8 @@ def calibrate_through_port(link: MeterLink, a: argparse.Namespace) -> tuple[obje
     link.write(METERING_CONTROL, "PAUSE")
     try:
         try:
-            result = calibrate(board, bench, halfcycles=a.halfcycles, offset_halfcycles=a.offset_halfcycles)
+            # PortChip stands in for the driver: the same five calls, over the port
+            result = calibrate(board, cast("Bench", bench), halfcycles=a.halfcycles, offset_halfcycles=a.offset_halfcycles)
         except ValueError as e:  # CalibrationRefused: the board cannot be corrected
             raise Refused(f"calibration refused: {e}") from None
         text = result.calibration.to_json()
@@ -497,7 +499,7 @@ def _freezes(link: MeterLink) -> tuple[object, list[str]]:
             f = d.value.split(";")
             names = ("time", "kind", "rate", "tier", "import_kwh", "rate1_kwh", "rate2_kwh", "rate3_kwh",
                      "rate4_kwh", "export_kwh", "step_kwh", "balance", "flags")
-            rec = dict(zip(names, f))
+            rec: dict[str, object] = dict(zip(names, f))
             rec["back"] = back
             out.append(rec)
             lines.append(f"{kind:13s} {back:2d} back  {f[0]}  import {f[4]} kWh  balance {f[11] if len(f) > 11 else '?'}")
