@@ -162,6 +162,10 @@ class Iec62056Port:
         """True while a session is open: poll at least every 100 ms meanwhile."""
         return self._state != _IDLE or self._rx_state != _RX_NONE
 
+    def sending(self):
+        """True while a reply is still going out (an answer is due or partly sent)."""
+        return self._tx_end != 0
+
     def state_name(self):
         return ("idle", "ident", "wait_ack", "pause", "readout", "prog", "closing")[self._state]
 

@@ -72,6 +72,7 @@ class AppProvider:
         self.last_token = _RESULT_NONE
         self._upload = None  # bytearray while a tariff upload is open
         self._upload_when = None  # (day, sod) of the activation
+        self.maintenance_due = False
         self._codes = None  # readout codes, made again when a billing freeze is taken
         self._codes_key = -1
 
@@ -302,7 +303,7 @@ class AppProvider:
         if code == obis.MAINTENANCE:
             if value != "1":
                 return "maintenance: write 1"
-            app.request_maintenance()  # saves, writes the flag, resets the board
+            self.maintenance_due = True  # techport: once the ACK is out, saves and resets
             return None
         if code == obis.TARIFF_UPLOAD_BEGIN:
             return self._tariff_begin(value)

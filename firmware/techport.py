@@ -208,3 +208,6 @@ class TechPortService:
         p = self.provider
         if p.paused_here and not port.busy():
             p.resume()  # the bench session ended: never leave the meter paused
+        if p.inner.maintenance_due and not port.sending():
+            p.inner.maintenance_due = False
+            self.app.request_maintenance()  # the ACK is out: save, flag, reset

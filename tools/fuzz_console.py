@@ -28,7 +28,7 @@ def run(frames: int, seed: int, app: bool = False) -> dict:
     t0 = time.perf_counter()
     if app:
         import host_sim  # noqa: F401  (the fakes and firmware on sys.path)
-        from test_techport_fuzz import fuzz_app  # tests/host
+        from test_techport_fuzz import fuzz_app  # pyright: ignore[reportMissingImports]  (tests/host)
 
         n, naks = fuzz_app(frames, seed)
         pre = "console_app_fuzz"

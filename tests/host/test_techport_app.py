@@ -252,3 +252,14 @@ def test_a_bench_session_that_ends_resumes_metering(line):
     assert not line.app.metering.paused
     line.run(2000)
     assert line.app.metering.meter is not None
+
+
+def test_maintenance_command_acks_then_the_meter_reboots_into_maintenance(line, tmp_path):
+    line.run(2000)
+    assert line.login() == b"\x06"
+    assert line.w1(obis.MAINTENANCE, "2") == b"\x15"
+    assert line.meter.maintenance is None
+    assert line.w1(obis.MAINTENANCE, "1") == b"\x06"  # the answer leaves before the reset
+    line.run(1000)
+    assert line.meter.maintenance == "flag file"  # rebooted; the flag file was consumed by that boot
+    assert not (tmp_path / "maintenance.flag").exists()
