@@ -263,3 +263,32 @@ def test_maintenance_command_acks_then_the_meter_reboots_into_maintenance(line, 
     line.run(1000)
     assert line.meter.maintenance == "flag file"  # rebooted; the flag file was consumed by that boot
     assert not (tmp_path / "maintenance.flag").exists()
+
+
+def test_app_run_polls_an_open_session_between_passes(tmp_path):
+    """On the device App.run sleeps between 500 ms passes; while a session is
+    open it wakes every 20 ms for the console, so a reply is not held for a pass."""
+    ln = Line(tmp_path)
+    try:
+        app = ln.app
+        polls: list[int] = []
+        real_poll = app.console.poll
+
+        def counting_poll(now_ms: int) -> None:
+            polls.append(now_ms)
+            real_poll(now_ms)
+
+        app.console.poll = counting_poll
+        slept: list[int] = []
+        app.hw.sleep_ms = lambda ms: (slept.append(ms), ln.meter._advance(ms))
+        with ln.meter._cwd():
+            app.run(max_passes=3)  # idle: one poll per pass, sleeps of a whole pass
+            assert len(polls) == 3 and max(slept) > 400
+            polls.clear()
+            slept.clear()
+            ln.io.inject(b"/?12345678!\r\n")
+            app.run(max_passes=3)  # busy after the first pass: 20 ms naps
+        assert len(polls) > 20 and max(slept[2:]) <= 20
+        assert ln.io.take() == b"/XXX5PPM1\r\n"
+    finally:
+        ln.meter.close()
