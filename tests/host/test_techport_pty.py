@@ -180,3 +180,17 @@ def test_meterctl_calibrates_a_simulated_board_through_the_pty(tmp_path):
         assert kinds.count("boot") == 1  # no reboot
     finally:
         gen.close()
+
+
+def test_console_service_memory_on_the_unix_port(tmp_path):
+    """The service on the whole application under MicroPython: an idle poll (every
+    pass of a meter nobody talks to) allocates nothing; its retained state stays
+    within the issue's 4 KB even with 64-bit objects."""
+    env = dict(os.environ, MICROPYPATH="tools/mpy:firmware:tests/fw:.frozen")
+    out = subprocess.run([str(ROOT / ".venv/bin/micropython"), "-X", "heapsize=512k", "tools/mpy/console_run.py",
+                          "appmem", str(tmp_path)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    m = json.loads(out.stdout.strip().splitlines()[-1])
+    assert m["console_app_idle_poll_alloc_bytes"] == 0
+    assert m["console_app_state_bytes"] <= 4096
+    assert m["console_app_readout_bytes"] > 300  # a whole readout went out

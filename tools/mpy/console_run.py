@@ -10,7 +10,7 @@ MICROPYPATH=tools/mpy:firmware:tests/fw:.frozen micropython tools/mpy/console_ru
     memory of the console service on that application (tools/bench.py): one JSON line,
     console_app_state_bytes (heap retained by one TechPortService: port, buffers,
     providers) and console_app_readout_alloc_bytes (heap allocated by one whole
-    data readout of the real registers, sign-on to idle)
+    data readout of the real registers, sign-on to idle), console_app_idle_poll_alloc_bytes
 The host test starts it with stdin and stdout on the master side of a
 pseudo-terminal and talks to the slave with an IEC 62056-21 client: the
 protocol code runs here exactly as on the device. Prints nothing of its own.
@@ -126,8 +126,16 @@ def app_memory(folder):
     _, now = readout(clock[0])  # warm-up
     sent1 = io.sent
     alloc, now = readout(now)
+    gc.collect()
+    gc.disable()
+    a0 = gc.mem_alloc()
+    for _ in range(1000):  # nobody connected: the service's cost per pass
+        now += 500
+        svc.poll(now)
+    idle = (gc.mem_alloc() - a0) // 1000
+    gc.enable()
     print(json.dumps({"console_app_state_bytes": state, "console_app_readout_alloc_bytes": alloc,
-                      "console_app_readout_bytes": sent1 - sent0}))
+                      "console_app_readout_bytes": sent1 - sent0, "console_app_idle_poll_alloc_bytes": idle}))
 
 
 if sys.argv[1] == "app":
