@@ -367,8 +367,8 @@ class App:
             if wait > 0:
                 c = self.console
                 if c is not None and wait > _CONSOLE_POLL_MS and c.busy():
-                    # an open session is not paced by the pass (console.md: poll
-                    # at least every 100 ms while busy); the port catches its own errors
+                    # an open session is not paced by the pass (iec62056.py: poll at
+                    # least every 100 ms while busy); errors are logged like a service's
                     hw.sleep_ms(_CONSOLE_POLL_MS)
                     self._poll_console(hw.ticks_ms())
                     continue
