@@ -375,6 +375,14 @@ class AppProvider:
             return "tariff upload: no BEGIN"
         return self.app.set_passive_tariff(text, when[0], when[1])
 
+    def upload_open(self):
+        return self._upload is not None
+
+    def end_session(self):
+        """The session ended: a half tariff upload is dropped."""
+        self._upload = None
+        self._upload_when = None
+
     def token(self, digits):
         result = self.app.enter_token(digits)
         self.last_token = result

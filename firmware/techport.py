@@ -158,6 +158,15 @@ class _BenchProvider:
             self._chip = None  # the meter builds its own driver again
         return why
 
+    def open_upload(self):
+        return self._cal is not None or self.inner.upload_open()
+
+    def end_session(self):
+        self._cal = None
+        self.inner.end_session()
+        if self.paused_here:
+            self.resume()
+
     def resume(self):
         app = self.app
         if app.metering.paused:
@@ -206,8 +215,8 @@ class TechPortService:
                 self.app.events.log("auth_failed", self.name, port.auth_failures)
             self._fails = port.auth_failures
         p = self.provider
-        if p.paused_here and not port.busy():
-            p.resume()  # the bench session ended: never leave the meter paused
+        if (p.paused_here or p.open_upload()) and not port.busy():
+            p.end_session()  # never leave the meter paused, nor half an upload in RAM
         if p.inner.maintenance_due and not port.sending():
             p.inner.maintenance_due = False
             self.app.request_maintenance()  # the ACK is out: save, flag, reset

@@ -292,3 +292,17 @@ def test_app_run_polls_an_open_session_between_passes(tmp_path):
         assert ln.io.take() == b"/XXX5PPM1\r\n"
     finally:
         ln.meter.close()
+
+
+def test_a_session_that_ends_drops_half_uploads(line):
+    line.run(2000)
+    assert line.login() == b"\x06"
+    assert line.w1(obis.TARIFF_UPLOAD_BEGIN, "BEGIN") == b"\x06"
+    assert line.w1(obis.TARIFF_UPLOAD_CHUNK, "7b7d") == b"\x06"
+    assert line.w1(obis.CAL_UPLOAD_BEGIN, "BEGIN") == b"\x06"
+    line.send(frame(b"B0"))
+    assert line.login() == b"\x06"
+    # the END of the earlier upload finds nothing to end: refused
+    assert line.w1(obis.TARIFF_UPLOAD_END, "%08x" % binascii.crc32(b"{}")) == b"\x15"
+    assert line.w1(obis.CAL_UPLOAD_END, "%08x" % binascii.crc32(b"")) == b"\x15"
+    assert line.app.tariff.passive is None
