@@ -172,3 +172,19 @@ def test_no_answer_bcc_wrong_are_exit_2():
         assert r.returncode == 2 and "BCC wrong" in r.stderr, r.stderr
     finally:
         bad.close()
+
+
+def test_calibrate_bad_arguments_are_one_line_before_the_port_is_opened(tmp_path):
+    r = meterctl("/dev/nonexistent", "calibrate", "--board", "host_sim/boards/default.json")
+    assert r.returncode == 2 and "--key-file" in r.stderr
+    key = {"METER_KEY": KEY_HEX}
+    r = meterctl("/dev/nonexistent", "calibrate", "--board", str(tmp_path / "none.json"), env=key)
+    assert r.returncode == 2 and "no such board file" in r.stderr
+    r = meterctl("/dev/nonexistent", "calibrate", "--board", "host_sim/boards/default.json", "--halfcycles", "5",
+                 env=key)
+    assert r.returncode == 2 and "LINECYC" in r.stderr
+    bad = tmp_path / "bad.json"
+    bad.write_text("{")
+    r = meterctl("/dev/nonexistent", "calibrate", "--board", str(bad), env=key)
+    assert r.returncode == 2 and str(bad) in r.stderr and "Traceback" not in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
