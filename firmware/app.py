@@ -48,6 +48,7 @@ _FAIL_LIMIT = const(20)  # consecutive failed passes of one service -> reset on 
 _DEFAULT_STEP_LSB = const(25_744)  # 0.1 kWh on the default board until calibrated
 _SOURCE = "app"
 TOKEN_NOT_STORED = "not_stored"  # enter_token: the credit could not be written, nothing applied
+_CONSOLE_POLL_MS = const(20)  # between passes, while a console session is open
 
 
 def _describe(e):
@@ -374,6 +375,13 @@ class App:
                 # the SAG interrupt only schedules power_fail(); the device's
                 # sleep returns early on it (hardware.py), and the pass that
                 # saves runs now, within the supply's hold-up time
+                c = self.console
+                if c is not None and wait > _CONSOLE_POLL_MS and c.busy():
+                    # an open session is not paced by the pass (iec62056.py: poll at
+                    # least every 100 ms while busy); errors are logged like a service's
+                    hw.sleep_ms(_CONSOLE_POLL_MS)
+                    self._poll_console(hw.ticks_ms())
+                    continue
                 hw.sleep_ms(wait)
                 continue
             self.step()
@@ -381,6 +389,16 @@ class App:
             if ticks_diff(now, due) > board.TICK_MS:  # fell behind: don't burst
                 due = ticks_add(now, board.TICK_MS)
             done += 1
+
+    def _poll_console(self, now_ms):
+        c = self.console
+        if c is None:
+            return
+        try:
+            c.poll(now_ms)
+        except Exception as e:
+            self.faults += 1
+            self.events.log("fault", "console", _describe(e))
 
     def reset_on_purpose(self, why):
         self.events.log("deliberate_reset", _SOURCE, why)

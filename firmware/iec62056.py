@@ -162,6 +162,10 @@ class Iec62056Port:
         """True while a session is open: poll at least every 100 ms meanwhile."""
         return self._state != _IDLE or self._rx_state != _RX_NONE
 
+    def sending(self):
+        """True while a reply is still going out (an answer is due or partly sent)."""
+        return self._tx_end != 0
+
     def state_name(self):
         return ("idle", "ident", "wait_ack", "pause", "readout", "prog", "closing")[self._state]
 
@@ -273,6 +277,14 @@ class Iec62056Port:
                 self._rx_overflow = False
                 self._rx_state = _RX_FRAME
             return
+        if rs == _RX_BCC:  # any byte is the BCC, SOH (0x01) too
+            self._rx_state = _RX_NONE
+            if b != self._rx_bcc or self._rx_overflow:
+                self.frames_bad += 1
+                self._reply_byte(_NAK, now_ms)
+                return
+            self._frame(now_ms)
+            return
         if b == _SOH and self._state == _PROG:  # a new frame starts over
             self._rx_n = 0
             self._rx_bcc = 0
@@ -305,13 +317,6 @@ class Iec62056Port:
             else:
                 self._rx_overflow = True
             return
-        # _RX_BCC
-        self._rx_state = _RX_NONE
-        if b != self._rx_bcc or self._rx_overflow:
-            self.frames_bad += 1
-            self._reply_byte(_NAK, now_ms)
-            return
-        self._frame(now_ms)
 
     def _line(self, now_ms):
         rx = self._rx

@@ -48,3 +48,12 @@ BILLING_SUFFIX = "*"  # 1.8.0*01: freeze 01 back
 STANDARD_READOUT = (METER_NUMBER, SERIAL_NUMBER, LOCAL_TIME, LOCAL_DATE, IMPORT_TOTAL) + IMPORT_RATE + (
     EXPORT_TOTAL, POWER_IMPORT, POWER_SIGNED, VOLTAGE, CURRENT, FREQUENCY, POWER_FACTOR,
     CURRENT_RATE, RELAY_STATE, REMAINING_CREDIT, ERROR_REGISTER)
+FREEZE_PREFIX = "C.96."  # C.96.K: freezes held of kind K; C.96.K*NN: the NN-th newest, whole
+# Manufacturer (bench) session, authenticated: firmware/techport.py
+METERING_CONTROL = "C.60.0"  # W1 (PAUSE|RESUME); R1: PAUSED|RUNNING
+CHIP_CONTROL = "C.60.1"  # W1 (RESET): ADE7753 software reset; R1: DIEREV (identify)
+CHIP_REGISTER = "C.63."  # C.63.A: ADE7753 register A (decimal) as the driver's read(); W1 writes it
+CHIP_REGISTER_RAW = "C.64."  # C.64.A: register A as the raw unsigned value
+CAL_UPLOAD_BEGIN = "C.65.0"  # W1 (BEGIN)
+CAL_UPLOAD_CHUNK = "C.65.1"  # W1 (up to 96 hex digits of the calibration JSON)
+CAL_UPLOAD_END = "C.65.2"  # W1 (CRC-32, 8 hex digits): installed, metering rebuilt without a reboot

@@ -100,30 +100,9 @@ def cmd_accuracy(a: argparse.Namespace) -> int:
 
 
 def cmd_console(a: argparse.Namespace) -> int:
-    from .console import PlaceholderProvider, PtyLine, SimMeterProvider, SimulatedMeter, TcpLine, serve
-    from iec62056 import Iec62056Port
+    from .console import run_cli
 
-    try:
-        key = bytes.fromhex(a.key_hex)
-    except ValueError:
-        raise OutputError(f"--key-hex {a.key_hex!r}: not hex") from None
-    if len(key) < 16:
-        raise OutputError(f"--key-hex: {len(key)} bytes, the management key needs at least 16")
-    if a.speed <= 0:
-        raise OutputError(f"--speed {a.speed}: must be above 0")
-    sim = None if a.placeholder else SimulatedMeter(a.load_w, a.pf, a.board)
-    provider = PlaceholderProvider(a.meter) if sim is None else SimMeterProvider(a.meter, sim=sim)
-    line = TcpLine(a.tcp) if a.tcp is not None else PtyLine()
-    where = f"tcp {line.address[0]}:{line.address[1]}" if isinstance(line, TcpLine) else line.path
-    port = Iec62056Port(line, provider, key, a.meter)
-    print(where, flush=True)  # first line: where to connect
-    try:
-        serve(port, a.seconds, a.speed, sim=sim)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        line.close()
-    return 0
+    return run_cli(a)
 
 
 def cmd_faults(a: argparse.Namespace) -> int:
@@ -194,21 +173,22 @@ def main(argv: list[str] | None = None) -> int:
     acc.add_argument("--random", type=int, default=0, metavar="N",
                      help="also calibrate N random boards of the same design and report the worst error per row")
     acc.set_defaults(fn=cmd_accuracy)
-    con = sub.add_parser("console", help="the technician port (IEC 62056-21) on a pty or TCP; metrology "
-                         "from a simulated board, other registers PLACEHOLDER values until the application "
-                         "provider lands")
+    con = sub.add_parser("console", help="the firmware application on a simulated board, its technician "
+                         "port (IEC 62056-21) on a pty or TCP")
     con.add_argument("--pty", action="store_true", help="serve on a pseudo-terminal (the default); prints its path")
     con.add_argument("--tcp", type=int, metavar="PORT", help="serve on TCP 127.0.0.1:PORT instead (0: any free port)")
-    con.add_argument("--meter", default="12345678", help="meter number (the sign-on address)")
+    con.add_argument("--meter", default="12345678", help="meter number (the sign-on address), 1..16 digits")
     con.add_argument("--key-hex", default=None, help="management key, hex (default: the simulator's key, "
                      "00112233445566778899aabbccddeeff; or env METER_KEY)")
     con.add_argument("--speed", type=float, default=1.0, help="virtual time: the meter's clock runs this many "
                      "times real time (default 1: real time; clients need ~1 for the protocol's pauses)")
-    con.add_argument("--board", help="board JSON for the simulated meter (default: the default board)")
+    con.add_argument("--board", help="board JSON for the simulated meter (default: the default board; its "
+                     ".cal.json beside it is the initial calibration)")
+    con.add_argument("--calibration", help="initial calibration JSON (default: the board's .cal.json)")
+    con.add_argument("--files", help="the device's filesystem folder (kept; default: a temporary one)")
+    con.add_argument("--postpaid", action="store_true", help="no prepay.json: a postpaid meter")
     con.add_argument("--load-w", type=float, default=2200.0, help="steady load in W (default 2200)")
     con.add_argument("--pf", type=float, default=1.0, help="load power factor, -1..1 (default 1)")
-    con.add_argument("--placeholder", action="store_true",
-                     help="no simulated board: every register a fixed PLACEHOLDER value")
     con.add_argument("--seconds", type=float, default=None, help="stop after this many seconds of real time")
     con.set_defaults(fn=cmd_console)
     flt = sub.add_parser("faults", help="power cuts at random instants of the firmware on torn littlefs flash, "

@@ -1,27 +1,44 @@
-"""The simulated meter's technician port: firmware/iec62056.py on a pseudo-terminal
-(meter on the master side, raw mode) or on TCP 127.0.0.1, in real or scaled time.
+"""The simulated meter's technician port: the REAL firmware application
+(firmware/app.py, its loop, its console service firmware/techport.py) on a
+simulated board, with the port on a pseudo-terminal (meter on the master side,
+raw mode) or on TCP 127.0.0.1, in real or scaled virtual time.
 
 `python -m host_sim console [--pty] [--tcp PORT]` prints the pty path (or the TCP
 address) on its first line, then serves until interrupted or --seconds pass.
-Until the application's register provider lands, the registers behind the port
-are `SimMeterProvider`: energy, voltage, current, power, PF and frequency come
-from the firmware's Meter metering a steady load on a simulated board; every
-other code is a PLACEHOLDER (`PlaceholderProvider`: fixed sample values, a live
-clock, writes kept in memory, tokens 'accepted' once). `--placeholder` drops the
-simulated board (fixed values only).
+The device's files (calibration, tariff, prepay, meter number and key) are
+made in a folder (--files, default a temporary one) unless already there; the
+board runs a steady load (--load-w, --pf). The loop passes every 500 ms of
+virtual time; between passes the console is polled while a session is open,
+as App.run does on the device (there every 20 ms, here every 250 ms).
+
+Bench session: the simulator's reference source is the extra code C.99.9,
+W1 (V;I;phi_deg;f) (authenticated, like every write): while it is set, the board
+runs that source instead of the load, so host_sim.calibrate drives this board
+through the port (tools/meterctl.py calibrate, PortBench).
 """
 from __future__ import annotations
 
-import binascii
+import contextlib
 import errno
+import json
+import math
 import os
+import shutil
 import socket
+import tempfile
 import time
 import tty
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
 
-import obis
-from iec62056 import Iec62056Port
+import app as fw_app
+import board as fw_board
+import hardware as fw_hardware
+import machine  # the host fake
+
+from .frontend import BOARDS_DIR, load_board
+from .loadboard import LoadBoard
 
 TICKS_MASK = (1 << 30) - 1
 DEFAULT_KEY_HEX = "00112233445566778899aabbccddeeff"  # the simulator's management key
@@ -128,176 +145,249 @@ class TcpLine:
         self._server.close()
 
 
-@dataclass
-class PlaceholderProvider:
-    """PLACEHOLDER registers until the application's provider exists: sample
-    values for every code of the spec's table, the host clock, in-memory writes."""
+TARIFF = {  # a time-of-use tariff with steps, so every register of the readout moves
+    "currency": "CNY",
+    "rates": {"1": "0.9000", "2": "0.6000", "3": "0.4000", "4": "0.3000"},
+    "days": {"all": [["00:00", 3], ["08:00", 2], ["18:00", 1], ["22:00", 3]]},
+    "weeks": {"std": ["all"] * 7},
+    "seasons": [["01-01", "std"]],
+}
+DECODER_KEY_HEX = "6ff35b9d1f3453e6"  # the simulated meter's STS decoder key (tools.sts --key)
+PREPAY = {"balance": "100.0000", "decoder_key": DECODER_KEY_HEX, "alarm1": "5.0000", "alarm2": "2.0000",
+          "reconnect": "auto"}
+BENCH_SOURCE = "C.99.9"  # simulator only: W1 (V;I;phi_deg;f) the reference source, (OFF) the load again
 
-    meter_number: str = DEFAULT_METER
-    values: dict[str, tuple[str, str | None]] = field(default_factory=dict)
-    writes: list[tuple[str, str]] = field(default_factory=list)
-    used_tokens: set[str] = field(default_factory=set)
-    tariff_hex: str = ""
-    passive_tariff: bytes | None = None
 
-    def __post_init__(self) -> None:
-        v = self.values
-        v[obis.METER_NUMBER] = (self.meter_number, None)
-        v[obis.SERIAL_NUMBER] = ("PPM1-" + self.meter_number, None)
-        v[obis.IMPORT_TOTAL] = ("001234.567", "kWh")
-        for i, code in enumerate(obis.IMPORT_RATE):
-            v[code] = (("000800.000", "000400.000", "000034.567", "000000.000")[i], "kWh")
-        v[obis.EXPORT_TOTAL] = ("000001.250", "kWh")
-        v[obis.POWER_IMPORT] = ("02.200", "kW")
-        v[obis.POWER_SIGNED] = ("02.200", "kW")
-        v[obis.VOLTAGE] = ("230.1", "V")
-        v[obis.CURRENT] = ("9.56", "A")
-        v[obis.FREQUENCY] = ("50.00", "Hz")
-        v[obis.POWER_FACTOR] = ("1.00", None)
-        v[obis.CURRENT_RATE] = ("2", None)
-        v[obis.RELAY_STATE] = ("CONNECTED", None)
-        v[obis.REMAINING_CREDIT] = ("00123.45", "kWh")
-        v[obis.ERROR_REGISTER] = ("00000000", None)
-        v[obis.STEP_CONSUMPTION] = ("000123.456", "kWh")
-        v[obis.TARIFF_TIER] = ("2", None)
-        v[obis.PRICE] = ("0.2500", None)
-        v[obis.EMERGENCY_DEBT] = ("0.00", None)
-        v[obis.BALANCE_STATE] = ("OK", None)
-        v[obis.TOKEN_GATEWAY] = ("NONE", None)
-        v["1.8.0*01"] = ("001200.000", "kWh")
-        v["1.8.0*02"] = ("001100.000", "kWh")
-        v[obis.EVENT_PREFIX + "0"] = ("26-12-01 08:00:00 POWER_UP", None)
-        v[obis.EVENT_PREFIX + "1"] = ("26-11-30 23:59:00 FREEZE", None)
+# While a session is open the console is polled between passes (20 ms on the
+# device); here every 250 ms of board time: LoadBoard's closed-form steps
+# settle the rms registers only over steps of 200 ms or more (measured: 20 ms
+# steps read 687 000 LSB of VRMS at 44 V and at 220 V alike).
+_BUSY_STEP_MS = 250
 
-    def readout_codes(self) -> tuple[str, ...]:
-        return obis.STANDARD_READOUT + (obis.STEP_CONSUMPTION, obis.TARIFF_TIER, obis.PRICE,
-                                        obis.EMERGENCY_DEBT, obis.BALANCE_STATE, "1.8.0*01", "1.8.0*02")
 
-    def read(self, code: str) -> tuple[str, str | None] | None:
-        t = time.localtime()
-        if code == obis.LOCAL_TIME:
-            return (time.strftime("%H:%M:%S", t), None)
-        if code == obis.LOCAL_DATE:
-            return (time.strftime("%y-%m-%d", t), None)
-        return self.values.get(code)
+class ConsoleError(ValueError):
+    """Bad simulator settings: one line, what and why."""
+
+
+class SimBenchSource:
+    """The bench's reference source on the simulated board: TechPortService's
+    `extra` codes. Writes arrive only in an authenticated session."""
+
+    def __init__(self) -> None:
+        self.source: tuple[float, float, float, float] | None = None
+
+    def handles(self, code: str) -> bool:
+        return code == BENCH_SOURCE
+
+    def read(self, code: str) -> tuple[str, str | None]:
+        if self.source is None:
+            return ("OFF", None)
+        return (";".join(f"{x:g}" for x in self.source), None)
 
     def write(self, code: str, value: str) -> str | None:
-        if code == obis.RELAY_COMMAND:
-            if value not in ("CONNECT", "DISCONNECT"):
-                return "relay command is CONNECT or DISCONNECT"
-            self.values[obis.RELAY_STATE] = (value + "ED", None)
-        elif code == obis.TARIFF_UPLOAD_BEGIN:
-            self.tariff_hex = ""
-        elif code == obis.TARIFF_UPLOAD_CHUNK:
-            try:
-                binascii.unhexlify(value)
-            except (binascii.Error, ValueError):
-                return "chunk is not hex"
-            self.tariff_hex += value
-        elif code == obis.TARIFF_UPLOAD_END:
-            data = binascii.unhexlify(self.tariff_hex)
-            if "%08x" % binascii.crc32(data) != value.lower():
-                return "tariff CRC-32 mismatch"
-            self.passive_tariff = data
-        elif code in (obis.CLOCK_SET, obis.PREPAY_THRESHOLDS, obis.GUARANTEED_SUPPLY, obis.FREEZE_NOW,
-                      obis.MAINTENANCE):
-            pass
-        else:
-            return "not writable"
-        self.writes.append((code, value))
+        if value == "OFF":
+            self.source = None
+            return None
+        try:
+            v, i, phi, f = (float(x) for x in value.split(";"))
+        except ValueError:
+            return "bench source: V;I;phi_deg;f_hz or OFF"
+        if not (0 <= v <= 400 and 0 <= i <= 200 and -90 <= phi <= 90 and 40 <= f <= 70):
+            return "bench source: 0..400 V, 0..200 A, -90..90 deg, 40..70 Hz"
+        self.source = (v, i, phi, f)
         return None
-
-    def token(self, digits: str) -> str:
-        result = "USED" if digits in self.used_tokens else "ACCEPT"
-        self.used_tokens.add(digits)
-        self.values[obis.TOKEN_GATEWAY] = (result, None)
-        return result
-
-
-class SimulatedMeter:
-    """The firmware's Meter on a simulated board with a steady sinusoidal load,
-    metering as virtual time advances (host_sim.replay's set-up, open-ended)."""
-
-    FS_HZ = 8000.0
-
-    def __init__(self, load_w: float, pf: float = 1.0, board_path: str | None = None) -> None:
-        import math
-
-        import board as fw_board
-        from meter import Meter
-
-        from .replay import resolve_board
-        from .simboard import SimBoard
-
-        board, cal = resolve_board(board_path, None)
-        self.sim = SimBoard(board)
-        self.meter = Meter(self.sim.model.spi, self.sim.model.cs, cal, int(board.clkin_hz),
-                           ib_ma=int(round(board.ib_a * 1000)), un_mv=int(round(board.un_v * 1000)))
-        if not self.meter.start(self.sim.ticks_ms()):
-            raise RuntimeError(f"simulated ADE7753 did not start: {self.meter.events.newest()}")
-        self.tick_ms = fw_board.TICK_MS
-        self.un_v, self.fn_hz = board.un_v, board.fn_hz
-        self.i_a = load_w / (board.un_v * pf) if pf else 0.0
-        self.phi = math.acos(max(-1.0, min(1.0, pf)))
-        self._t_s = 0.0
-        self.virtual_ms = 0
-
-    def advance_to(self, virtual_ms: int) -> None:
-        """Feed the load and tick the meter every TICK_MS up to virtual_ms."""
-        import numpy as np
-
-        while self.virtual_ms + self.tick_ms <= virtual_ms:
-            n = int(self.FS_HZ * self.tick_ms / 1000)
-            t = self._t_s + np.arange(n) / self.FS_HZ
-            w = 2 * np.pi * self.fn_hz * t
-            self.sim.feed(self.un_v * np.sqrt(2) * np.sin(w), self.i_a * np.sqrt(2) * np.sin(w - self.phi),
-                          self.FS_HZ)
-            self._t_s += n / self.FS_HZ
-            self.virtual_ms += self.tick_ms
-            self.meter.tick(self.sim.ticks_ms())
 
 
 @dataclass
-class SimMeterProvider(PlaceholderProvider):
-    """Metrology codes (energy, V, I, P, PF, f) from a SimulatedMeter; the rest
-    (tariff, prepay, billing) still PLACEHOLDER values until those land."""
-
-    sim: SimulatedMeter | None = None
-
-    def read(self, code: str) -> tuple[str, str | None] | None:
-        if self.sim is not None:
-            m = self.sim.meter.metrology
-            if code == obis.IMPORT_TOTAL:
-                return (m.energy_import.kwh_text(), "kWh")
-            if code == obis.EXPORT_TOTAL:
-                return (m.energy_export.kwh_text(), "kWh")
-            if code == obis.VOLTAGE:
-                return ("%.1f" % m.vrms_v(), "V")
-            if code == obis.CURRENT:
-                return ("%.3f" % m.irms_a(), "A")
-            if code == obis.POWER_IMPORT:
-                return ("%.3f" % max(0.0, m.power_w() / 1000), "kW")
-            if code == obis.POWER_SIGNED:
-                return ("%.3f" % (m.power_w() / 1000), "kW")
-            if code == obis.POWER_FACTOR:
-                return ("%.2f" % m.power_factor(), None)
-            if code == obis.FREQUENCY:
-                return ("%.2f" % m.frequency_hz(), "Hz")
-        return super().read(code)
+class Settings:
+    files: Path | None = None  # the device's filesystem (default: a temporary folder)
+    board: Path | None = None  # board JSON (default host_sim/boards/default.json)
+    calibration: Path | None = None  # initial calibration (default: the board's .cal.json)
+    meter_number: str = DEFAULT_METER
+    key_hex: str = DEFAULT_KEY_HEX
+    load_w: float = 2200.0
+    pf: float = 1.0
+    prepaid: bool = True
+    start: tuple[int, ...] | None = None  # RTC (y, m, d, wd, h, mi, s, us); default: now, local
 
 
-def serve(port: Iec62056Port, seconds: float | None = None, speed: float = 1.0,
-          should_stop=lambda: False, sim: SimulatedMeter | None = None) -> None:
-    """Poll the port like the meter loop: every 20 ms, every 5 ms while a session
-    is open. The port's clock runs `speed` times real time (1: real time); a
-    simulated meter meters on the same virtual clock."""
-    t0 = time.monotonic()
-    while not should_stop():
-        elapsed = time.monotonic() - t0
-        if seconds is not None and elapsed >= seconds:
-            return
-        virtual_ms = int(elapsed * 1000 * speed)
-        if sim is not None:
-            sim.advance_to(virtual_ms)
-        port.poll(virtual_ms & TICKS_MASK)
-        time.sleep(0.005 if port.busy() else 0.02)
+class SimConsoleMeter:
+    """The firmware application on a LoadBoard, its console on `line`."""
+
+    def __init__(self, line, s: Settings) -> None:
+        if not (s.meter_number.isdigit() and 1 <= len(s.meter_number) <= 16):
+            raise ConsoleError(f"meter number {s.meter_number!r}: 1..16 digits")
+        try:
+            key = bytes.fromhex(s.key_hex)
+        except ValueError:
+            raise ConsoleError(f"management key {s.key_hex!r}: not hex") from None
+        if len(key) not in (16, 32):
+            raise ConsoleError(f"management key: {len(key)} bytes, the meter takes 16 or 32")
+        if not -1.0 <= s.pf <= 1.0 or s.load_w < 0:
+            raise ConsoleError(f"load {s.load_w} W at PF {s.pf}: W >= 0, PF -1..1")
+        board_path = s.board or BOARDS_DIR / "default.json"
+        cal_path = s.calibration or board_path.with_suffix(".cal.json")
+        if not cal_path.exists():
+            raise ConsoleError(f"{cal_path}: no such calibration file (give --calibration)")
+        self._tmp = None
+        if s.files is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix="meter-")
+            s.files = Path(self._tmp.name)
+        self.files = s.files
+        self.files.mkdir(parents=True, exist_ok=True)
+        self._init_files(s, cal_path, key)
+        self.settings = s
+        self.line = line
+        self.board = LoadBoard(load_board(board_path))
+        t = time.localtime()
+        self.board.rtc.set(s.start or (t.tm_year, t.tm_mon, t.tm_mday, t.tm_wday, t.tm_hour, t.tm_min, t.tm_sec, 0))
+        self.bench = SimBenchSource()
+        self.virtual_ms = 0
+        self.maintenance: str | None = None  # why the meter left its loop
+        self.boots = 0
+        self.app = self._boot(machine.PWRON_RESET)
+
+    def _init_files(self, s: Settings, cal_path: Path, key: bytes) -> None:
+        f = self.files
+        if not (f / fw_board.CALIBRATION_FILE).exists():
+            shutil.copy(cal_path, f / fw_board.CALIBRATION_FILE)
+        if not (f / "tariff.json").exists():
+            (f / "tariff.json").write_text(json.dumps(TARIFF))
+        if s.prepaid and not (f / "prepay.json").exists():
+            (f / "prepay.json").write_text(json.dumps(PREPAY))
+        (f / fw_app.METER_FILE).write_text(json.dumps({"meter_number": s.meter_number,
+                                                       "management_key": key.hex()}))
+
+    # --- the device -----------------------------------------------------------
+    @contextlib.contextmanager
+    def _cwd(self) -> Iterator[None]:
+        """Firmware calls run with the device's files as the working folder."""
+        old = os.getcwd()
+        os.chdir(self.files)
+        try:
+            yield
+        finally:
+            os.chdir(old)
+
+    def _boot(self, cause: int) -> fw_app.App:
+        machine.attach_board(self.board)
+        machine.set_reset_cause(cause)
+        machine.WDT.last = None
+        hw = fw_hardware.Hardware(ticks_ms=self.board.ticks_ms, sleep_ms=self._sleep_ms, console=self.line)
+        with self._cwd():
+            a = fw_app.App(hw)
+            why = a.maintenance_requested()
+            if why is not None:
+                self.maintenance = why
+                return a
+            a.boot()
+            if a.console is not None:
+                a.console.provider.extra = self.bench
+        self.boots += 1
+        return a
+
+    def _sleep_ms(self, ms: int) -> None:
+        self._advance(ms)
+
+    def _advance(self, ms: int) -> None:
+        """The analog side for ms: the bench source when set, else the load."""
+        b = self.board
+        src = self.bench.source
+        sec = ms / 1000.0
+        if src is not None:
+            v, i, phi, f = src
+            pf = math.cos(math.radians(phi))
+            b.run_load(sec, v, v * i * pf, pf if phi >= 0 else -pf, f)
+        else:
+            brd = b.board
+            b.run_load(sec, brd.un_v, self.settings.load_w, self.settings.pf or 1.0, brd.fn_hz)
+        self.virtual_ms += ms
+
+    def busy(self) -> bool:
+        c = self.app.console
+        return c is not None and c.busy()
+
+    def run_to(self, target_ms: int) -> None:
+        """Run the device up to virtual time target_ms: a pass every TICK_MS,
+        the console every 20 ms between passes while a session is open."""
+        while self.maintenance is None:
+            try:
+                with self._cwd():
+                    self._run_some(target_ms)
+                return
+            except machine.DeviceReset as r:
+                self.app = self._boot(r.cause)
+
+    def _run_some(self, target_ms: int) -> None:
+        a = self.app
+        tick = fw_board.TICK_MS
+        while True:
+            # whole steps only (to the next pass, or _BUSY_STEP_MS in a session):
+            # the board model wants them long, the rest waits for the next call
+            step = tick - self.virtual_ms % tick
+            busy = a.console is not None and a.console.busy()
+            if busy:
+                step = min(step, _BUSY_STEP_MS)
+            if self.virtual_ms + step > target_ms:
+                return
+            self._advance(step)
+            wdt = machine.WDT.last
+            if wdt is not None:
+                wdt.check(self.board.time_ms)
+            if self.virtual_ms % tick == 0:
+                a.step()
+            elif busy:
+                a._poll_console(self.board.ticks_ms())
+
+    def handshake(self) -> bool:
+        """Sign-on in progress (identification, option select, the pause after it)."""
+        c = self.app.console
+        return c is not None and c.port.state_name() in ("ident", "wait_ack", "pause")
+
+    def serve(self, seconds: float | None = None, speed: float = 1.0, should_stop=lambda: False) -> None:
+        """Real time x speed until `seconds` pass, should_stop(), or maintenance mode.
+        The sign-on handshake always runs at real time: a client closes and
+        reopens its port after the ACK (pyserial flushes on open), which takes
+        real time the meter's ~1 s pause must cover."""
+        if speed <= 0:
+            raise ConsoleError(f"speed {speed}: must be above 0")
+        t0 = last = time.monotonic()
+        target = float(self.virtual_ms)
+        while not should_stop() and self.maintenance is None:
+            now = time.monotonic()
+            if seconds is not None and now - t0 >= seconds:
+                return
+            target += (now - last) * 1000 * (1.0 if self.handshake() else speed)
+            last = now
+            self.run_to(int(target))
+            time.sleep(0.001 if self.busy() else 0.01)
+
+    def close(self) -> None:
+        machine.attach_board(None)
+        if self._tmp is not None:
+            self._tmp.cleanup()
+
+
+def run_cli(a) -> int:
+    """`python -m host_sim console` (arguments from host_sim/__main__.py)."""
+    s = Settings(files=Path(a.files) if a.files else None, board=Path(a.board) if a.board else None,
+                 calibration=Path(a.calibration) if a.calibration else None,
+                 meter_number=a.meter, key_hex=a.key_hex, load_w=a.load_w, pf=a.pf, prepaid=not a.postpaid)
+    line = TcpLine(a.tcp) if a.tcp is not None else PtyLine()
+    where = f"tcp {line.address[0]}:{line.address[1]}" if isinstance(line, TcpLine) else line.path
+    try:
+        meter = SimConsoleMeter(line, s)
+    except ConsoleError:
+        line.close()
+        raise
+    print(where, flush=True)  # first line: where to connect
+    try:
+        meter.serve(a.seconds, a.speed)
+        if meter.maintenance is not None:
+            print(f"maintenance mode ({meter.maintenance}): the simulated meter left its loop", flush=True)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        meter.close()
+        line.close()
+    return 0

@@ -17,8 +17,9 @@ tools/mpy/bench_tokens.py on the unix port; random_tokens_* from 100 000 random
 20-digit strings through the firmware token gateway (tools/sts_fuzz.py).
 save_ms_unix, flash_erases_per_day, ... come from tools/storage_budget.py.
 console_*: the technician port's retained state and per-readout allocation on
-the unix port (tools/mpy/console_mem.py), and a 100 000-frame fuzz run
-(tools/fuzz_console.py).
+the unix port (tools/mpy/console_mem.py; console_app_*: the console service on the
+whole application, tools/mpy/console_run.py appmem), and 100 000-frame fuzz runs
+into the protocol and into the application's port (tools/fuzz_console.py [--app]).
 """
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -79,7 +81,14 @@ def console_figures() -> dict:
     env = dict(os.environ, MICROPYPATH="firmware:tests/fw:.frozen")
     out = subprocess.run([str(ROOT / ".venv/bin/micropython"), "-X", f"heapsize={HEAP}", "tools/mpy/console_mem.py"],
                          cwd=ROOT, env=env, capture_output=True, text=True, check=True)
-    return {**json.loads(out.stdout.strip().splitlines()[-1]), **fuzz_run(100_000, 1)}
+    figures = {**json.loads(out.stdout.strip().splitlines()[-1]), **fuzz_run(100_000, 1)}
+    # the console service on the whole application (tools/mpy/console_run.py appmem;
+    # 512k: the firmware compiled from source on the 64-bit port), and fuzz into it
+    env = dict(os.environ, MICROPYPATH="tools/mpy:firmware:tests/fw:.frozen")
+    with tempfile.TemporaryDirectory() as tmp:
+        out = subprocess.run([str(ROOT / ".venv/bin/micropython"), "-X", "heapsize=512k", "tools/mpy/console_run.py",
+                              "appmem", tmp], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
+    return {**figures, **json.loads(out.stdout.strip().splitlines()[-1]), **fuzz_run(100_000, 1, app=True)}
 
 
 def min_heap_bytes(ticks: int = 200, micropython: Path = MPY64, form: str = "mpy") -> int:

@@ -1,7 +1,7 @@
 """meterctl: the technician's command line for the meter's IEC 62056-21 port.
 
     python -m tools.meterctl --port PATH read | get CODE | token DIGITS | set-clock [TIME]
-                              | events | freezes | tariff-upload FILE
+                              | events | freezes | tariff-upload FILE | calibrate --board FILE
 
 PATH is a serial device (/dev/ttyUSB0, a pty from `python -m host_sim console`) or a
 pyserial URL (socket://127.0.0.1:PORT for `console --tcp PORT`). Reading needs no
@@ -9,6 +9,13 @@ key; writes (set-clock, tariff-upload) authenticate with the per-meter managemen
 key from --key-file (hex) or the METER_KEY environment variable (hex): the meter
 sends a challenge, this tool answers HMAC-SHA-256(key, challenge) truncated to 16
 hex digits; the key itself never crosses the line.
+
+calibrate: the datasheet procedure of host_sim/calibrate.py run on the meter's own
+ADE7753 through the port (`PortBench`): an authenticated session pauses metering,
+the procedure reads and writes chip registers with R1/W1, the record is uploaded
+(CRC-32 checked) and takes effect when metering resumes, without a reboot. The
+reference source is the simulator's (`--source sim`, code C.99.9 of `host_sim
+console`) or a person at a real bench (`--source manual`: set it, press Enter).
 
 Exit status: 0 done; 1 the meter answered and refused (NAK to a write, wrong key,
 locked out, unknown code, token not accepted); 2 we could not talk to it (bad
@@ -27,6 +34,7 @@ import re
 import sys
 import time
 from dataclasses import dataclass
+from typing import cast
 from pathlib import Path
 
 import serial
@@ -39,6 +47,12 @@ LOCKOUT_S, AUTH_FAILURES = "C.90.0", "C.90.1"
 EVENT_PREFIX = "C.98."
 TARIFF_BEGIN, TARIFF_CHUNK, TARIFF_END = "C.61.0", "C.61.1", "C.61.2"
 TARIFF_CHUNK_BYTES = 48  # 96 hex digits per W1
+FREEZE_PREFIX = "C.96."
+FREEZE_KINDS = ("daily", "billing", "settlement", "tariff_switch", "instant")
+METERING_CONTROL, CHIP_CONTROL, CHIP_REGISTER, CHIP_REGISTER_RAW = "C.60.0", "C.60.1", "C.63.", "C.64."
+CAL_BEGIN, CAL_CHUNK, CAL_END = "C.65.0", "C.65.1", "C.65.2"
+BENCH_SOURCE = "C.99.9"  # host_sim console only: the simulated reference source
+TOKEN_ACCEPTED = ("accepted", "kc1_accepted", "kc2_accepted")
 REPLY_HEX = 16
 MEANINGS = {
     "0.0.0": "meter number", "C.1.0": "serial number", "0.9.1": "time", "0.9.2": "date",
@@ -48,7 +62,7 @@ MEANINGS = {
     "0-0:96.14.0": "current rate", "0-0:96.3.10": "relay state", "0-0:19.10.0": "remaining credit",
     "F.F": "error register", "C.50.0": "step-period consumption", "C.51.0": "tier", "C.52.0": "price",
     "C.53.0": "emergency debt", "C.54.0": "balance state", "0-0:19.40.0": "last token result",
-    "C.90.0": "auth lockout left", "C.90.1": "auth failures",
+    "C.90.0": "auth lockout left", "C.90.1": "auth failures", "C.60.0": "metering (bench session)",
 }
 DATA_SET = re.compile(r"([^()]*)\(([^()]*)\)")
 
@@ -241,6 +255,15 @@ class MeterLink:
         if ans != ACK:
             raise Refused(f"meter refused W1 {code}({value}) (NAK)")
 
+    def upload(self, begin: str, chunk: str, end: str, data: bytes, first: str = "BEGIN") -> str:
+        """BEGIN, 48-byte hex chunks, CRC-32 (the meter checks it); returns the CRC."""
+        self.write(begin, first)
+        for i in range(0, len(data), TARIFF_CHUNK_BYTES):
+            self.write(chunk, data[i:i + TARIFF_CHUNK_BYTES].hex())
+        crc = "%08x" % binascii.crc32(data)
+        self.write(end, crc)
+        return crc
+
     def token(self, digits: str) -> str:
         self._command("W1", f"{TOKEN_GATEWAY}({digits})")
         ans = self._answer("token")
@@ -278,6 +301,9 @@ def _meaning(code: str) -> str:
         return f"{MEANINGS.get(base, base)}, freeze {back} back"
     if code.startswith(EVENT_PREFIX):
         return "event " + code[len(EVENT_PREFIX):] + " back"
+    if code.startswith(FREEZE_PREFIX):
+        k = code[len(FREEZE_PREFIX):]
+        return f"{FREEZE_KINDS[int(k)]} freezes held" if k.isdigit() and int(k) < len(FREEZE_KINDS) else ""
     return MEANINGS.get(code, "")
 
 
@@ -288,7 +314,9 @@ def _row(d: DataSet) -> str:
 
 def run(a: argparse.Namespace) -> tuple[object, list[str]]:
     """Do the command; returns (JSON result, human lines)."""
-    key = load_key(a.key_file) if a.cmd in ("set-clock", "tariff-upload") else None
+    key = load_key(a.key_file) if a.cmd in ("set-clock", "tariff-upload", "calibrate") else None
+    if a.cmd == "calibrate":
+        _check_calibrate_args(a)
     if a.cmd == "token" and not re.fullmatch(r"\d{20}", a.digits):
         raise MeterError(f"token {a.digits!r}: a token is 20 digits")
     if a.cmd == "get" and not re.fullmatch(r"[^()/!\s]{1,32}", a.code):
@@ -317,33 +345,165 @@ def run(a: argparse.Namespace) -> tuple[object, list[str]]:
             return d.as_json(), [_row(d)]
         if a.cmd == "token":
             result = link.token(a.digits)
-            if result != "ACCEPT":
+            if result.lower() not in TOKEN_ACCEPTED:
                 raise Refused(f"token not accepted: {result}")
             return {"token": a.digits, "result": result}, [f"token accepted ({result})"]
-        if a.cmd in ("events", "freezes"):
+        if a.cmd == "events":
             rows = []
-            for n in range(100 if a.cmd == "events" else 99):
-                code = f"{EVENT_PREFIX}{n}" if a.cmd == "events" else f"1.8.0*{n + 1:02d}"
-                d = link.get(code)
+            for n in range(100):
+                d = link.get(f"{EVENT_PREFIX}{n}")
                 if d is None:
                     break
                 rows.append(d)
-            return [d.as_json() for d in rows], [_row(d) for d in rows] or [f"no {a.cmd}"]
+            return [d.as_json() for d in rows], [_row(d) for d in rows] or ["no events"]
+        if a.cmd == "freezes":
+            return _freezes(link)
         assert key is not None
         link.authenticate(key)
         if a.cmd == "set-clock":
             assert when is not None
             link.write(CLOCK_SET, when)
             return {"clock": when}, [f"clock set to {when}"]
+        if a.cmd == "calibrate":
+            return calibrate_through_port(link, a)
         assert tariff is not None
-        link.write(TARIFF_BEGIN, "BEGIN")
-        for i in range(0, len(tariff), TARIFF_CHUNK_BYTES):
-            link.write(TARIFF_CHUNK, tariff[i:i + TARIFF_CHUNK_BYTES].hex())
-        crc = "%08x" % binascii.crc32(tariff)
-        link.write(TARIFF_END, crc)
+        crc = link.upload(TARIFF_BEGIN, TARIFF_CHUNK, TARIFF_END, tariff, a.activate or "BEGIN")
         return {"bytes": len(tariff), "crc32": crc}, [f"tariff uploaded: {len(tariff)} bytes, CRC-32 {crc}"]
     finally:
         link.close()
+
+
+# --- calibration through the port ------------------------------------------------
+class PortChip:
+    """The calibration procedure's view of the chip (host_sim.calibrate uses
+    write, read, read_raw, software_reset, identify), as R1/W1 of the meter's
+    bench-session codes: the meter's own driver does the SPI work."""
+
+    def __init__(self, link: MeterLink) -> None:
+        self.link = link
+        self.round_trips = 0
+
+    def _get(self, code: str) -> int:
+        self.round_trips += 1
+        d = self.link.get(code)
+        if d is None or not d.value.lstrip("-").isdigit():
+            raise MeterError(f"{self.link.port_name}: R1 {code} gave no register value (metering not paused?)")
+        return int(d.value)
+
+    def read(self, addr: int) -> int:
+        return self._get(f"{CHIP_REGISTER}{addr}")
+
+    def read_raw(self, addr: int) -> int:
+        return self._get(f"{CHIP_REGISTER_RAW}{addr}")
+
+    def write(self, addr: int, value: int) -> None:
+        self.round_trips += 1
+        self.link.write(f"{CHIP_REGISTER}{addr}", str(int(value)))
+
+    def software_reset(self) -> None:
+        self.round_trips += 1
+        self.link.write(CHIP_CONTROL, "RESET")
+
+    def identify(self) -> int:
+        return self._get(CHIP_CONTROL)
+
+
+class PortBench:
+    """host_sim.calibrate's Bench over the technician port. set_source: the
+    simulator's reference source (W1 C.99.9) or a person at a real bench;
+    advance: time passing on the meter (real time / speed)."""
+
+    def __init__(self, link: MeterLink, source: str = "sim", speed: float = 1.0) -> None:
+        self.chip = PortChip(link)
+        self.link = link
+        self.source = source
+        self.speed = speed
+
+    def set_source(self, v_rms: float, i_rms: float, phi_deg: float, freq_hz: float) -> None:
+        if self.source == "sim":
+            self.link.write(BENCH_SOURCE, f"{v_rms:.4f};{i_rms:.5f};{phi_deg:.3f};{freq_hz:.3f}")
+        else:
+            input(f"set the reference source to {v_rms:g} V, {i_rms:g} A, current lagging {phi_deg:g} deg, "
+                  f"{freq_hz:g} Hz; press Enter when it is stable ")
+
+    def advance(self, seconds: float) -> None:
+        time.sleep(seconds / self.speed)
+
+    def off(self) -> None:
+        if self.source == "sim":
+            self.link.write(BENCH_SOURCE, "OFF")
+
+
+def _check_calibrate_args(a: argparse.Namespace) -> None:
+    if not Path(a.board).is_file():
+        raise MeterError(f"{a.board}: no such board file")
+    if a.speed <= 0:
+        raise MeterError(f"--speed {a.speed}: must be above 0")
+    if not 20 <= a.halfcycles <= 65535 or not 20 <= a.offset_halfcycles <= 65535:
+        raise MeterError("--halfcycles/--offset-halfcycles: 20..65535 (the chip's LINECYC)")
+    if a.out and not Path(a.out).resolve().parent.is_dir():
+        raise MeterError(f"{a.out}: folder does not exist")
+    # Load everything before signing on: the meter ends a session after a
+    # minute without a frame (and a simulated meter's minute may be short).
+    import host_sim  # noqa: F401  (firmware/ on sys.path)
+    import host_sim.calibrate  # noqa: F401
+    from host_sim.frontend import BoardError, load_board
+
+    try:
+        a.board_design = load_board(Path(a.board))
+    except (BoardError, OSError, ValueError) as e:
+        raise MeterError(f"{a.board}: {e}") from None
+
+
+def calibrate_through_port(link: MeterLink, a: argparse.Namespace) -> tuple[object, list[str]]:
+    """Pause metering, run the procedure on the meter's chip, upload the record, resume."""
+    from host_sim.calibrate import Bench, calibrate  # noqa: F401  (Bench: the cast below)
+
+    board = a.board_design
+    bench = PortBench(link, a.source, a.speed)
+    t0 = time.monotonic()
+    link.write(METERING_CONTROL, "PAUSE")
+    try:
+        try:
+            # PortChip stands in for the driver: the same five calls, over the port
+            result = calibrate(board, cast("Bench", bench), halfcycles=a.halfcycles, offset_halfcycles=a.offset_halfcycles)
+        except ValueError as e:  # CalibrationRefused: the board cannot be corrected
+            raise Refused(f"calibration refused: {e}") from None
+        text = result.calibration.to_json()
+        crc = link.upload(CAL_BEGIN, CAL_CHUNK, CAL_END, text.encode())
+    finally:
+        bench.off()
+        link.write(METERING_CONTROL, "RESUME")
+    if a.out:
+        Path(a.out).write_text(text)
+    values = json.loads(text)
+    steps = [{"name": s.name, "condition": s.condition, "measured": s.measured, "result": s.result}
+             for s in result.steps]
+    lines = [f"{s.name:8s} {s.condition:28s} {s.measured:24s} {s.result}" for s in result.steps]
+    lines.append(f"calibration installed (CRC-32 {crc}); {bench.chip.round_trips} register round trips, "
+                 f"{time.monotonic() - t0:.1f} s")
+    return {"calibration": values, "steps": steps, "crc32": crc, "round_trips": bench.chip.round_trips}, lines
+
+
+def _freezes(link: MeterLink) -> tuple[object, list[str]]:
+    """Billing values (1.8.0*NN) and every freeze record, newest first per kind."""
+    out: list[dict] = []
+    lines: list[str] = []
+    for k, kind in enumerate(FREEZE_KINDS):
+        held = link.get(f"{FREEZE_PREFIX}{k}")
+        n = int(held.value) if held is not None and held.value.isdigit() else 0
+        for back in range(1, min(n, 99) + 1):
+            d = link.get(f"{FREEZE_PREFIX}{k}*{back:02d}")
+            if d is None:
+                break
+            f = d.value.split(";")
+            names = ("time", "kind", "rate", "tier", "import_kwh", "rate1_kwh", "rate2_kwh", "rate3_kwh",
+                     "rate4_kwh", "export_kwh", "step_kwh", "balance", "flags")
+            rec: dict[str, object] = dict(zip(names, f))
+            rec["back"] = back
+            out.append(rec)
+            lines.append(f"{kind:13s} {back:2d} back  {f[0]}  import {f[4]} kWh  balance {f[11] if len(f) > 11 else '?'}")
+    return out, lines or ["no freezes"]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -367,6 +527,16 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("freezes", help="billing values from the freezes (1.8.0*01 ...)")
     u = sub.add_parser("tariff-upload", help="upload a passive tariff file (needs the key)")
     u.add_argument("file")
+    u.add_argument("--activate", help="activation time 'YYYY-MM-DD hh:mm:ss' (default: at once)")
+    k = sub.add_parser("calibrate", help="calibrate the meter's ADE7753 through the port (needs the key)")
+    k.add_argument("--board", required=True, help="board design JSON (ratios, meter constant; host_sim/boards)")
+    k.add_argument("--out", help="also write the calibration record here")
+    k.add_argument("--source", choices=("sim", "manual"), default="sim",
+                   help="reference source: the simulator's (default) or a person at a real bench")
+    k.add_argument("--speed", type=float, default=1.0,
+                   help="the meter's time runs this many times real time (host_sim console --speed; 1 = real)")
+    k.add_argument("--halfcycles", type=int, default=1000, help="line-cycle accumulation (default 1000)")
+    k.add_argument("--offset-halfcycles", type=int, default=6000, help="offset-step accumulation (default 6000)")
     a = p.parse_args(argv)
     try:
         result, lines = run(a)

@@ -181,3 +181,23 @@ def test_constructor_refuses_bad_settings():
     assert "baud_char" in str(e)
 
 
+
+
+def test_a_frame_whose_bcc_is_soh_is_answered():
+    # found by calibrating through the port: W1 C.63.18(-50) has BCC 0x01 (SOH),
+    # which must be taken as the BCC, not as the start of a new frame
+    s = Session()
+    assert s.login() == b"\x06"
+    f = b""
+    body = b""
+    for a in range(0x41, 0x5B):  # a two-letter value whose frame ends in BCC 0x01
+        for b in range(0x41, 0x5B):
+            body = b"C.56.0(" + bytes([a, b]) + b")"
+            f = frame(b"W1", body)
+            if f[-1] == 0x01:
+                break
+        if f[-1] == 0x01:
+            break
+    assert f[-1] == 0x01, f
+    assert s.send(f) == b"\x06"
+    assert s.provider.writes[-1] == ("C.56.0", body[7:-1].decode())

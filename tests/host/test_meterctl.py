@@ -1,5 +1,6 @@
-"""tools/meterctl against `python -m host_sim console` on a pty (both real CLIs),
-and against scripted misbehaving meters for its error paths."""
+"""tools/meterctl against `python -m host_sim console` on a pty (both real CLIs:
+the real application on a simulated board, at 10x real time), and against
+scripted misbehaving meters for its error paths."""
 from __future__ import annotations
 
 import json
@@ -14,13 +15,16 @@ from pathlib import Path
 
 import pytest
 
+from host_sim.console import DECODER_KEY_HEX, TARIFF
+from tools import sts as vend
+
 ROOT = Path(__file__).resolve().parents[2]
 KEY_HEX = "00112233445566778899aabbccddeeff"  # the simulator's default key
 
 
 @pytest.fixture(scope="module")
 def console():
-    proc = subprocess.Popen([sys.executable, "-m", "host_sim", "console", "--pty", "--seconds", "300"],
+    proc = subprocess.Popen([sys.executable, "-m", "host_sim", "console", "--pty", "--seconds", "300", "--speed", "10"],
                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     path = proc.stdout.readline().strip()
@@ -60,12 +64,37 @@ def test_get_human_and_unknown_code(console):
 
 
 def test_token_accepted_then_used(console):
-    r = meterctl(console, "--json", "token", "12345678901234567890")
-    assert r.returncode == 0 and json.loads(r.stdout)["result"] == "ACCEPT"
-    r = meterctl(console, "token", "12345678901234567890")
-    assert r.returncode == 1 and r.stderr.strip() == "error: token not accepted: USED"
+    import datetime
+
+    tok = vend.token_from_block(0, vend.make_block(0, 4, 3, vend.tid_of(datetime.datetime(2026, 2, 28, 20, 0), 2014),
+                                                   vend.amount_raw_exact(1000)), bytes.fromhex(DECODER_KEY_HEX))
+    r = meterctl(console, "--json", "token", tok)
+    assert r.returncode == 0 and json.loads(r.stdout)["result"] == "accepted", r.stderr
+    r = meterctl(console, "token", tok)
+    assert r.returncode == 1 and r.stderr.strip() == "error: token not accepted: used"
     r = meterctl(console, "token", "1234")
     assert r.returncode == 2 and "20 digits" in r.stderr
+
+
+def test_events_and_freezes(console, tmp_path):
+    key = {"METER_KEY": KEY_HEX}
+    # forwards (a backward set repeats no freeze): the midnights in between are
+    # taken late, 1 January is a billing day; then midnight passes on time
+    r = meterctl(console, "set-clock", "2027-01-01 23:59:45", env=key)
+    assert r.returncode == 0, r.stderr
+    time.sleep(4)  # 40 s of the meter's time
+    r = meterctl(console, "--json", "freezes")
+    assert r.returncode == 0, r.stderr
+    recs = json.loads(r.stdout)
+    daily = [f for f in recs if f["kind"] == "DAILY"]
+    assert daily[0]["time"] == "27-01-02 00:00:00" and daily[0]["back"] == 1 and daily[0]["flags"] == "0"
+    assert daily[1]["time"] == "27-01-01 00:00:00" and int(daily[1]["flags"]) & 1  # late
+    billing = [f for f in recs if f["kind"] == "BILLING"]
+    assert billing[0]["time"] == "27-01-01 00:00:00"
+    r = meterctl(console, "get", "1.8.0*01")
+    assert r.returncode == 0 and billing[0]["import_kwh"] in r.stdout
+    r = meterctl(console, "events")
+    assert r.returncode == 0 and "clock_set" in r.stdout and "boot" in r.stdout
 
 
 def test_writes_need_the_key_and_the_right_one(console, tmp_path):
@@ -76,24 +105,20 @@ def test_writes_need_the_key_and_the_right_one(console, tmp_path):
     r = meterctl(console, "--key-file", str(key), "set-clock", "2026-12-01 10:00:00")
     assert r.returncode == 0, r.stderr
     tariff = tmp_path / "tariff.json"
-    tariff.write_bytes(b'{"rates": [1, 2, 3, 4]}' * 9)
-    r = meterctl(console, "--json", "tariff-upload", str(tariff), env={"METER_KEY": KEY_HEX})
+    tariff.write_bytes(b'{"rates": [1, 2, 3, 4]}' * 9)  # arrives whole (CRC good) but is no tariff
+    r = meterctl(console, "tariff-upload", str(tariff), env={"METER_KEY": KEY_HEX})
+    assert r.returncode == 1 and "refused W1 C.61.2" in r.stderr
+    tariff.write_text(json.dumps(TARIFF))
+    r = meterctl(console, "--json", "tariff-upload", str(tariff), "--activate", "2027-01-01 00:00:00",
+                 env={"METER_KEY": KEY_HEX})
     assert r.returncode == 0, r.stderr
-    assert json.loads(r.stdout) == {"bytes": 23 * 9, "crc32": "%08x" % zlib.crc32(tariff.read_bytes())}
+    assert json.loads(r.stdout) == {"bytes": len(tariff.read_bytes()), "crc32": "%08x" % zlib.crc32(tariff.read_bytes())}
     wrong = {"METER_KEY": "ff" * 16}
     r = meterctl(console, "set-clock", env=wrong)
     assert r.returncode == 1 and "wrong key" in r.stderr
     r = meterctl(console, "set-clock", env=wrong)
     assert r.returncode == 1 and "locked out" in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
-
-
-def test_events_and_freezes(console):
-    r = meterctl(console, "--json", "freezes")
-    assert r.returncode == 0
-    assert [d["code"] for d in json.loads(r.stdout)] == ["1.8.0*01", "1.8.0*02"]
-    r = meterctl(console, "events")
-    assert r.returncode == 0 and r.stdout.count("\n") == 2
 
 
 class ScriptedMeter:
@@ -147,3 +172,19 @@ def test_no_answer_bcc_wrong_are_exit_2():
         assert r.returncode == 2 and "BCC wrong" in r.stderr, r.stderr
     finally:
         bad.close()
+
+
+def test_calibrate_bad_arguments_are_one_line_before_the_port_is_opened(tmp_path):
+    r = meterctl("/dev/nonexistent", "calibrate", "--board", "host_sim/boards/default.json")
+    assert r.returncode == 2 and "--key-file" in r.stderr
+    key = {"METER_KEY": KEY_HEX}
+    r = meterctl("/dev/nonexistent", "calibrate", "--board", str(tmp_path / "none.json"), env=key)
+    assert r.returncode == 2 and "no such board file" in r.stderr
+    r = meterctl("/dev/nonexistent", "calibrate", "--board", "host_sim/boards/default.json", "--halfcycles", "5",
+                 env=key)
+    assert r.returncode == 2 and "LINECYC" in r.stderr
+    bad = tmp_path / "bad.json"
+    bad.write_text("{")
+    r = meterctl("/dev/nonexistent", "calibrate", "--board", str(bad), env=key)
+    assert r.returncode == 2 and str(bad) in r.stderr and "Traceback" not in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
