@@ -47,6 +47,7 @@ METER_FILE = "meter.json"  # {"meter_number": "...", "management_key": "hex"}
 _FAIL_LIMIT = const(20)  # consecutive failed passes of one service -> reset on purpose
 _DEFAULT_STEP_LSB = const(25_744)  # 0.1 kWh on the default board until calibrated
 _SOURCE = "app"
+_RAM_EVENTS = const(32)
 TOKEN_NOT_STORED = "not_stored"  # enter_token: the credit could not be written, nothing applied
 _CONSOLE_POLL_MS = const(20)  # between passes, while a console session is open
 
@@ -126,7 +127,9 @@ class App:
     def __init__(self, hw, cal_path=board.CALIBRATION_FILE, fs=None):
         self.hw = hw
         self.clock = Clock(hw.ticks_ms)
-        self.events = EventLog(self.clock)
+        # RAM keeps the newest events; storage moves each to the flash ring
+        # (256) within passes, so 32 is ample and leaves boot heap (make test-esp32)
+        self.events = EventLog(self.clock, _RAM_EVENTS)
         self.services = []
         self._fails = []
         self.cal_path = cal_path

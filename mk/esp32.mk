@@ -4,10 +4,12 @@
 # object representation (31-bit small ints, 4-byte pointers), single floats and
 # mpz long ints: the out-of-tree variant in tools/esp32_unix/. Like a production
 # ESP32 image it has the firmware frozen in (bytecode in flash, not in the GC
-# heap; micropython.md). The loop check's stand-ins for the board (fake
-# machine, image chip) load from files, so their RAM counts against the budget.
-# A folder earlier on MICROPYPATH than .frozen wins, so the same interpreter
-# also runs the firmware from .py and .mpy files. Rebuilt when the variant, this file, the MicroPython
+# heap; micropython.md). The loop check (tools/mpy/main_run.py) and its
+# stand-ins for what is ROM or hardware on the device (the fake `machine`, the
+# register-image chip, the calibration fixture) are frozen too: their objects
+# count against the boot heap, their bytecode does not. A folder earlier on
+# MICROPYPATH than .frozen wins, so the same interpreter also runs the firmware
+# from .py and .mpy files. Rebuilt when the variant, this file, the MicroPython
 # source or a frozen file changes (a firmware change relinks in seconds).
 
 # MPY_SRC: the MicroPython 1.28.0 source, either the archive (default) or a
@@ -66,7 +68,8 @@ ESP32_MPY_SOURCES := $(FIRMWARE) tools/mpy/machine.py tests/fw/image_chip.py tes
 
 esp32-interpreter: $(ESP32_MPY)
 
-ESP32_FROZEN := $(FIRMWARE)
+ESP32_HARNESS := tools/mpy/machine.py tools/mpy/main_run.py tests/fw/image_chip.py tests/fw/fixtures.py
+ESP32_FROZEN := $(FIRMWARE) $(ESP32_HARNESS)
 ESP32_MANIFEST := build/esp32-manifest.py
 ESP32_MPY_CROSS := $(ESP32_SRC_DIR)/mpy-cross/build/mpy-cross
 
@@ -80,7 +83,8 @@ $(ESP32_MPY): $(ESP32_VARIANT)/mpconfigvariant.h $(ESP32_VARIANT)/mpconfigvarian
 	@# a changed build setting recompiles everything; a changed frozen file only relinks
 	@if ! test -e $(ESP32_BUILD)/micropython || test -n "$$(find $(ESP32_VARIANT) mk/esp32.mk $(ESP32_SRC_ID) \
 	  -newer $(ESP32_BUILD)/micropython)"; then rm -rf $(ESP32_BUILD); fi
-	@printf 'freeze("%s")\n' "$(abspath firmware)" > $(ESP32_MANIFEST)
+	@{ printf 'freeze("%s")\n' "$(abspath firmware)"; for f in $(ESP32_HARNESS); do \
+	  printf 'module("%s", base_path="%s")\n' "$$(basename $$f)" "$(abspath .)/$$(dirname $$f)"; done; } > $(ESP32_MANIFEST)
 	@mkdir -p build/esp32-mpy-lib && echo "no micropython-lib: nothing of it is frozen" > build/esp32-mpy-lib/README.md
 	@echo "building $@ from $(ESP32_SRC_DIR) (log: $(ESP32_BUILD).log)"
 	@t0=$$(date +%s); \
@@ -101,7 +105,8 @@ $(ESP32_MPY_DIR)/.stamp: $(ESP32_MPY_SOURCES) $(STAMP)
 	@touch $@
 
 # Firmware tests (from source, then with the firmware as .mpy) and main.py's
-# loop (source, .mpy, then frozen as shipped in the ESP32's boot heap).
+# loop (source, .mpy, then frozen as shipped, with the technician port's
+# console service, in the ESP32's boot heap).
 test-esp32: $(ESP32_MPY) $(ESP32_MPY_DIR)/.stamp
 	$(PY) -m tools.fw_lane $(ESP32_MPY) $(ESP32_TEST_HEAP) firmware:tests/fw:.frozen
 	$(PY) -m tools.fw_lane $(ESP32_MPY) $(ESP32_TEST_HEAP) $(ESP32_MPY_DIR):tests/fw:.frozen
@@ -109,8 +114,8 @@ test-esp32: $(ESP32_MPY) $(ESP32_MPY_DIR)/.stamp
 	  tools/mpy/main_run.py $(ESP32_LOOP_TICKS) build/esp32-calibration.json
 	MICROPYPATH=$(ESP32_MPY_DIR):.frozen $(ESP32_MPY) -X heapsize=$(ESP32_MPY_LOOP_HEAP) \
 	  tools/mpy/main_run.py $(ESP32_LOOP_TICKS) build/esp32-calibration.json
-	MICROPYPATH=tests/fw:.frozen $(ESP32_MPY) -X heapsize=$(ESP32_HEAP) \
-	  tools/mpy/main_run.py $(ESP32_LOOP_TICKS) build/esp32-calibration.json
+	MICROPYPATH=.frozen $(ESP32_MPY) -X heapsize=$(ESP32_HEAP) \
+	  -m main_run $(ESP32_LOOP_TICKS) build/esp32-calibration.json console </dev/null
 
 # bench reports heap and allocation figures from this interpreter.
 bench: $(ESP32_MPY)

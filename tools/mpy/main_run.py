@@ -1,7 +1,7 @@
 """Run the application's loop (firmware/app.py, as main.py does) under the
 MicroPython unix port for N passes, and check what it registered.
 
-MICROPYPATH=tools/mpy:firmware:tests/fw:.frozen micropython tools/mpy/main_run.py N CALFILE
+MICROPYPATH=tools/mpy:firmware:tests/fw:.frozen micropython tools/mpy/main_run.py N CALFILE [console] </dev/null
 The fake chip counts a 1 LSB/ms load (about 1.4 kW) while the loop sleeps; the
 loop must register every LSB the chip counted after its first (baseline) pass,
 and feed the watchdog once per pass. Prints 'ok <passes> <import LSB>';
@@ -55,7 +55,14 @@ def sleep_ms(ms):
     clock[0] += ms
 
 
-hw = hardware.Hardware(ticks_ms=ticks_ms, sleep_ms=sleep_ms)
+console = None
+if len(sys.argv) > 3 and sys.argv[3] == "console":
+    # the technician port as on the device (UART0 = the REPL's stdio; give
+    # this run stdin </dev/null): the console service is in the loop's heap
+    import serialport
+
+    console = serialport.StdioPort()
+hw = hardware.Hardware(ticks_ms=ticks_ms, sleep_ms=sleep_ms, console=console)
 a = app.App(hw, cal_path)
 a.boot()
 a.run(max_passes=passes)
@@ -66,5 +73,6 @@ assert machine.WDT.feeds == passes, machine.WDT.feeds
 assert lsb == counted[0], (lsb, counted[0])
 assert lsb >= (passes - 1) * 500, lsb
 assert a.tariff is not None and a.prepay is not None and a.tokens is not None
+assert (a.console is not None) == (console is not None)
 assert a.prepay.account.balance_e4() < 1_000_000  # debited
 print("ok", passes, lsb)
