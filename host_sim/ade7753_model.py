@@ -14,6 +14,24 @@ Signal chain per sample (vectorised numpy, state kept across feed() calls):
   x2 -> same HPF (model choice: no relative phase error) -> h2 -> VRMS
   h1, h2 -> PHCAL delay -> d1, d2 -> multiplier -> WGAIN, APOS -> energy blocks
 
+What the model covers (checked against the Rev C datasheet, DS; tests in
+tests/host/test_ade7753_model.py and tests/host/test_chip_errors.py):
+
+| area | status |
+| --- | --- |
+| SPI protocol, register map, widths, signs, CHKSUM, defaults, SWRST | modelled |
+| 49-bit active/apparent accumulators, AEHF/AEOF, POAM, no-load threshold | modelled |
+| WGAIN, APOS, WDIV, CFNUM/CFDEN (CF count) | modelled (order: see TODO below) |
+| line-cycle accumulation (LAENERGY, LVAENERGY, LVARENERGY), CYCEND | modelled |
+| PGA, CHxOS, 16-bit quantisation, clipping at the spec full scale | approximated |
+| LPF2 | approximated: 20 ms block averages (no 2f ripple on WAVEFORM) |
+| HPF | approximated: the same 2 Hz HPF on both channels (no relative phase) |
+| IRMS/VRMS | approximated: true rms over whole cycles (no LPF3 ripple) |
+| ZX, PERIOD, ZXTO, SAG, PKV/PKI, VPEAK/IPEAK, TEMP | approximated (scales: check) |
+| di/dt integrator | approximated: leaky integrator, unity gain at 50 Hz |
+| ADC non-linearity, offsets, reference drift, channel phase mismatch | not modelled |
+| supply monitor, CLKIN jitter, ADC noise shaping, WAVEFORM timing | not modelled |
+
 Modelling choices worth knowing when reading results:
 - LPF2 is modelled by 20 ms block averages: the no-load threshold, POAM and the
   power sign act per block, and a block's energy reaches the accumulators when
