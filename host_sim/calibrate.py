@@ -96,11 +96,13 @@ def _line_cycle_lsb(bench: Bench, halfcycles: int, freq_hz: float) -> int:
 
 
 def _rms(bench: Bench, freq_hz: float, reads: int = 10) -> tuple[float, float]:
-    """Mean (VRMS, IRMS) over `reads` readings a cycle apart."""
-    bench.advance(1.0)  # let the HPF and rms filters settle after a source change
+    """Mean (VRMS, IRMS) over `reads` readings spread evenly over the phase of the rms
+    filter's 2f ripple (a cycle plus 1/reads of a half cycle apart): readings a whole
+    cycle apart would all sit at one point of the ripple, up to 0.7 % off."""
+    bench.advance(1.5)  # let the HPF and rms filters (LPF3) settle after a source change
     v = i = 0.0
     for _ in range(reads):
-        bench.advance(1.0 / freq_hz)
+        bench.advance(1.0 / freq_hz + 1.0 / (2 * freq_hz) / reads)
         v += bench.chip.read_raw(regs.VRMS)
         i += bench.chip.read_raw(regs.IRMS)
     return v / reads, i / reads
@@ -189,7 +191,9 @@ def calibrate(board: Board, bench: Bench | None = None, *, halfcycles: int = 100
     seconds = offset_halfcycles / 2 / fn
     # LAENERGY is read in whole LSB: a difference of a couple of LSB is the
     # reading's own quantisation, not an offset, and is left uncorrected.
-    apos = 0 if abs(diff) <= 2.0 else int(round(-(diff / seconds) * 2**35 / board.clkin_hz))
+    # APOS is added before WGAIN (DS Fig. 63/65): the offset seen here is APOS's effect x WGAIN
+    apos = 0 if abs(diff) <= 2.0 else int(round(-(diff / seconds) * 2**35 / board.clkin_hz
+                                                 / (1 + values["wgain"] / 4096)))
     apos = max(-32768, min(32767, apos))
     values["apos"] = apos
     bench.chip.write(regs.APOS, apos)
