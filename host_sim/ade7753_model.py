@@ -8,11 +8,11 @@ not derived from the firmware driver.
 
 Signal chain per sample (vectorised numpy, state kept across feed() calls):
 
-  pins -> SWAP/DISCH -> PGA + offset -> clip, 16-bit quantise          (x1, x2)
-  x2 -> LPF1 (140 Hz)           -> zero crossings, PERIOD, ZX, ZXTO, SAG, VPEAK
-  x1 -> [integrator] -> HPF     -> h1 -> IRMS, IPEAK, WAVEFORM
-  x2 -> same HPF (model choice: no relative phase error) -> h2 -> VRMS
-  h1, h2 -> PHCAL delay -> d1, d2 -> multiplier -> WGAIN, APOS -> energy blocks
+  pins -> SWAP/DISCH -> PGA x reference drift + offsets -> x + c3 x^3 -> clip at 1.587 FS,
+          16-bit codes                                                   (x1, x2)
+  x2 -> LPF1 (140 Hz) -> z -> zero crossings, PERIOD, ZX, ZXTO, SAG, VPEAK; |z| -> LPF3 -> VRMS
+  x1 -> [integrator] -> HPF (CH1 only) -> h1 -> IPEAK, WAVEFORM; h1^2 -> LPF3 -> IRMS
+  h1, x2 -> PHCAL and chip skew (one net delay) -> d1, d2 -> multiplier -> APOS, WGAIN -> energy
 
 What the model covers (checked against the Rev C datasheet, DS; tests in
 tests/host/test_ade7753_model.py and tests/host/test_chip_errors.py):
@@ -21,16 +21,21 @@ tests/host/test_ade7753_model.py and tests/host/test_chip_errors.py):
 | --- | --- |
 | SPI protocol, register map, widths, signs, CHKSUM, defaults, SWRST | modelled |
 | 49-bit active/apparent accumulators, AEHF/AEOF, POAM, no-load threshold | modelled |
-| WGAIN, APOS, WDIV, CFNUM/CFDEN (CF count) | modelled (order: see TODO below) |
-| line-cycle accumulation (LAENERGY, LVAENERGY, LVARENERGY), CYCEND | modelled |
-| PGA, CHxOS, 16-bit quantisation, clipping at the spec full scale | approximated |
+| LPF2 -> +APOS -> xWGAIN -> /WDIV (DS Fig. 63/65); CF = DFC x CFNUM/CFDEN, no WDIV | modelled |
+| line-cycle accumulation; the first one after CYCMODE starts mid-cycle | modelled |
+| STATUS/IRQ: RESET never raises IRQ | modelled |
+| PGA, CHxOS, 16-bit codes, clipping at 1.587 x spec full scale (PrC Fig. 25) | modelled |
+| Chip errors (class Chip): ADC cubic non-linearity, ADC offsets, reference | modelled (figures: |
+|   drift vs temperature_c, CH1/CH2 sampling skew                           |   Chip docstring) |
+| HPF on CH1 only, with its phase compensation: one 0.075 Hz pole whose lead | approximated |
+|   is the residual (< 0.1 deg over 45-65 Hz, DS/PrC Fig. 28/29)             |              |
+| VRMS: mean abs(LPF1 output) through LPF3, full scale at 60 Hz (DS Fig. 56)   | modelled; LPF3 pole (check) |
+| IRMS: CH1 squared through LPF3, sqrt; both keep LPF3's 2f ripple          | modelled; LPF3 pole (check) |
 | LPF2 | approximated: 20 ms block averages (no 2f ripple on WAVEFORM) |
-| HPF | approximated: the same 2 Hz HPF on both channels (no relative phase) |
-| IRMS/VRMS | approximated: true rms over whole cycles (no LPF3 ripple) |
-| ZX, PERIOD, ZXTO, SAG, PKV/PKI, VPEAK/IPEAK, TEMP | approximated (scales: check) |
-| di/dt integrator | approximated: leaky integrator, unity gain at 50 Hz |
-| ADC non-linearity, offsets, reference drift, channel phase mismatch | not modelled |
-| supply monitor, CLKIN jitter, ADC noise shaping, WAVEFORM timing | not modelled |
+| ZX, PERIOD, ZXTO, SAG, PKV/PKI, VPEAK/IPEAK (CH2 scale 0x2518 at 60 Hz), TEMP | approximated |
+| di/dt integrator | approximated: leaky integrator, unity gain at 50 Hz (DS Fig. 51 differs) |
+| ADC noise and its shaping, supply monitor, CLKIN jitter, WAVEFORM timing | not modelled |
+| temperature drift of anything but the reference; ageing | not modelled |
 
 Modelling choices worth knowing when reading results:
 - LPF2 is modelled by 20 ms block averages: the no-load threshold, POAM and the
@@ -62,7 +67,7 @@ ACC_CLK_DIV = 4                  # spec: accumulator updated every 4/CLKIN
 TICK_CLK_DIV = 8                 # spec: PERIOD and PHCAL unit = 8/CLKIN
 NOLOAD_FRACTION = 1e-5           # spec: 0.001 % of MULT_FULL_SCALE
 LPF2_BLOCK_S = 0.020             # (check) LPF2 modelled as 20 ms block averages
-HPF_CORNER_HZ = 0.08             # (check) CH1 only: the HPF and its on-chip phase compensation,
+HPF_CORNER_HZ = 0.075            # (check) CH1 only: the HPF and its on-chip phase compensation,
                                  #   net, as one first-order HPF. Its lead is the residual phase the
                                  #   DS plots (PrC Fig. 28/29: lead falling with f, ~0.1 deg at 50 Hz;
                                  #   Rev C "Phase Error Between Channels": within 0.1 deg, 45-65 Hz)
