@@ -73,8 +73,9 @@ HPF_CORNER_HZ = 0.075            # (check) CH1 only: the HPF and its on-chip pha
                                  #   Rev C "Phase Error Between Channels": within 0.1 deg, 45-65 Hz)
 NOMINAL_LINE_HZ = 50.0           # (check) the integrator is normalised to unity gain here
 RMS_FULL_SCALE_HZ = 60.0         # DS p.26: VRMS full scale (and CH2's 0x2518) are 60 Hz figures
-LPF3_CORNER_HZ = 1.0             # (check) single-pole LPF3 of the rms paths: leaves a 2f ripple
-                                 #   (about +-0.5 % on IRMS, +-0.67 % on VRMS at 50 Hz)
+LPF3_CORNER_HZ = 0.5             # (check) single-pole LPF3 of the rms paths: leaves a 2f ripple
+                                 #   ("quite low", ADI: about +-0.25 % on IRMS, +-0.33 % on VRMS at
+                                 #   50 Hz) and settles with a 0.32 s time constant
 LPF1_CORNER_HZ = 140.0           # spec: single pole on the ZX/period path
 INTEGRATOR_LEAK_HZ = 0.05        # (check) pole of the leaky di/dt integrator (CH1OS bit 7)
 INTEGRATOR_GAIN = 1.0            # (check) gain at 50 Hz; DS Fig. 51 suggests 0x1EF73C/0x2851EC

@@ -98,8 +98,8 @@ def _line_cycle_lsb(bench: Bench, halfcycles: int, freq_hz: float) -> int:
 def _rms(bench: Bench, freq_hz: float, reads: int = 10) -> tuple[float, float]:
     """Mean (VRMS, IRMS) over `reads` readings spread evenly over the phase of the rms
     filter's 2f ripple (a cycle plus 1/reads of a half cycle apart): readings a whole
-    cycle apart would all sit at one point of the ripple, up to 0.7 % off."""
-    bench.advance(1.5)  # let the HPF and rms filters (LPF3) settle after a source change
+    cycle apart would all sit at one point of the ripple, up to 0.3 % off."""
+    bench.advance(3.0)  # let the HPF and rms filters (LPF3) settle after a source change
     v = i = 0.0
     for _ in range(reads):
         bench.advance(1.0 / freq_hz + 1.0 / (2 * freq_hz) / reads)

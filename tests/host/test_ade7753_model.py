@@ -286,14 +286,14 @@ def test_rms_full_scale_and_offsets():
     """DS Rev C p.26: VRMS 1,561,400 for a full-scale sine at 60 Hz (mean absolute value
     of LPF1's output), so 50 Hz reads LPF1_50_OVER_60 higher; IRMS 1,868,467 (p.25)."""
     m = ADE7753Model()
-    s = Sine(m, 0.5, 0.5, f=60.0).run(1.5)  # LPF3 settles (1 Hz pole: 0.2 % left at 1 s)
+    s = Sine(m, 0.5, 0.5, f=60.0).run(3.0)  # LPF3 settles (0.32 s time constant)
     assert rms_mean(m, s, "VRMS") == pytest.approx(1_561_400, rel=1e-3)
     assert rms_mean(m, s, "IRMS") == pytest.approx(1_868_467, rel=1e-3)
     m = ADE7753Model()
-    s = Sine(m, 0.5, 0.5).run(1.5)
+    s = Sine(m, 0.5, 0.5).run(3.0)
     assert rms_mean(m, s, "VRMS") == pytest.approx(1_561_400 * LPF1_50_OVER_60, rel=1e-3)
     assert rms_mean(m, s, "IRMS") == pytest.approx(1_868_467, rel=1e-3)
-    s = Sine(m, 0.05, 0.025).run(1.5)
+    s = Sine(m, 0.05, 0.025).run(3.0)
     s.run(0.0051)  # a ripple peak-to-trough apart from a whole number of half cycles
     v0, i0 = rd(m, "VRMS"), rd(m, "IRMS")
     assert v0 == pytest.approx(1_561_400 * LPF1_50_OVER_60 / 20, rel=1e-2)
@@ -303,7 +303,7 @@ def test_rms_full_scale_and_offsets():
     assert rd(m, "VRMS") == v0 - 300
     assert rd(m, "IRMS") == pytest.approx(math.sqrt(i0**2 - 32768 * 1500), abs=1.5)
     wr(m, "IRMSOS", -2048)
-    Sine(m, 0.0, 0.025).run(1.0)  # LPF3 decays
+    Sine(m, 0.0, 0.025).run(3.0)  # LPF3 decays
     assert rd(m, "IRMS") == 0  # clamped at zero
 
 
@@ -598,7 +598,7 @@ def test_channel_offsets_swap_disch_and_asuspend():
     assert rd(m, "WAVEFORM") == pytest.approx(-10 * 1.61e-3 / 0.5 * 0x2851EC, rel=1e-3)
     s = ADE7753Model()
     wr(s, "MODE", 0x000C | 0x400)  # SWAP: CH2 pins measured as current
-    sw = Sine(s, 0.1, 0.4).run(1.0)
+    sw = Sine(s, 0.1, 0.4).run(3.0)
     assert rms_mean(s, sw, "IRMS") == pytest.approx(1_868_467 * 0.8, rel=2e-3)
     d = ADE7753Model()
     wr(d, "MODE", 0x000C | 0x100)  # DISCH1
