@@ -254,3 +254,36 @@ def test_apos_is_added_before_wgain():
     ra, rb = rate(a, 0.0, 0.0), rate(b, 0.0, 0.0)
     assert ra == pytest.approx(20000 / 256 * CLKIN / 4 / 2**25, rel=1e-6)
     assert rb / ra == pytest.approx(1 + 2047 / 4096, rel=1e-9)
+
+
+def test_overdriven_board_is_booked_whole_by_the_firmware():
+    """End to end: both pins driven into the ADC's clipping at the largest WGAIN; the
+    firmware books every LSB the chip counted (none rejected as implausible)."""
+    from meter import Meter
+
+    import calibration as fw_cal
+    from host_sim.replay import load_calibration
+    from host_sim.simboard import SimBoard
+
+    board = load_board(BOARDS_DIR / "ideal.json")
+    values = load_calibration(BOARDS_DIR / "ideal.cal.json").as_dict()
+    values["wgain"] = 2047
+    cal = fw_cal.make({k: v for k, v in values.items() if k != "crc32"})
+    sim = SimBoard(board)
+    meter = Meter(sim.model.spi, sim.model.cs, cal, int(board.clkin_hz), ib_ma=10_000, un_mv=220_000)
+    assert meter.start(sim.ticks_ms())
+    fs = 8000.0
+    k = np.arange(int(fs * 0.5))
+    booked0 = None
+    for tick in range(12):  # 6 s: pins clamp at 1 V, far past both ADC ranges
+        wt = 2 * np.pi * 50 * (k + tick * len(k)) / fs
+        sim.feed(3000 * np.sin(wt), 3000 * np.sin(wt), fs)
+        meter.tick(sim.ticks_ms())
+        if tick == 1:
+            booked0, a0 = meter.metrology.energy_import.micro_wh(), sim.model.accumulator
+    chip_lsb = (sim.model.accumulator - a0) >> 25
+    assert meter.rejected_lsb == 0 and meter.missed_intervals == 0
+    assert chip_lsb > 0.85 * ade7753_source._MAX_LSB_PER_MS * 5000  # 5 s near the maximum rate
+    num, den = cal.lsb_per_kwh()
+    booked_lsb = (meter.metrology.energy_import.micro_wh() - booked0) * num / den / 1e9
+    assert booked_lsb == pytest.approx(chip_lsb, abs=2 + 1e-3 * chip_lsb)
