@@ -8,11 +8,34 @@ not derived from the firmware driver.
 
 Signal chain per sample (vectorised numpy, state kept across feed() calls):
 
-  pins -> SWAP/DISCH -> PGA + offset -> clip, 16-bit quantise          (x1, x2)
-  x2 -> LPF1 (140 Hz)           -> zero crossings, PERIOD, ZX, ZXTO, SAG, VPEAK
-  x1 -> [integrator] -> HPF     -> h1 -> IRMS, IPEAK, WAVEFORM
-  x2 -> same HPF (model choice: no relative phase error) -> h2 -> VRMS
-  h1, h2 -> PHCAL delay -> d1, d2 -> multiplier -> WGAIN, APOS -> energy blocks
+  pins -> SWAP/DISCH -> PGA x reference drift + offsets -> x + c3 x^3 -> clip at 1.587 FS,
+          16-bit codes                                                   (x1, x2)
+  x2 -> LPF1 (140 Hz) -> z -> zero crossings, PERIOD, ZX, ZXTO, SAG, VPEAK; |z| -> LPF3 -> VRMS
+  x1 -> [integrator] -> HPF (CH1 only) -> h1 -> IPEAK, WAVEFORM; h1^2 -> LPF3 -> IRMS
+  h1, x2 -> PHCAL and chip skew (one net delay) -> d1, d2 -> multiplier -> APOS, WGAIN -> energy
+
+What the model covers (checked against the Rev C datasheet, DS; tests in
+tests/host/test_ade7753_model.py and tests/host/test_chip_errors.py):
+
+| area | status |
+| --- | --- |
+| SPI protocol, register map, widths, signs, CHKSUM, defaults, SWRST | modelled |
+| 49-bit active/apparent accumulators, AEHF/AEOF, POAM, no-load threshold | modelled |
+| LPF2 -> +APOS -> xWGAIN -> /WDIV (DS Fig. 63/65); CF = DFC x CFNUM/CFDEN, no WDIV | modelled |
+| line-cycle accumulation; the first one after CYCMODE starts mid-cycle | modelled |
+| STATUS/IRQ: RESET never raises IRQ | modelled |
+| PGA, CHxOS, 16-bit codes, clipping at 1.587 x spec full scale (PrC Fig. 25) | modelled |
+| Chip errors (class Chip): ADC cubic non-linearity, ADC offsets, reference | modelled (figures: |
+|   drift vs temperature_c, CH1/CH2 sampling skew                           |   Chip docstring) |
+| HPF on CH1 only, with its phase compensation: one 0.075 Hz pole whose lead | approximated |
+|   is the residual (< 0.1 deg over 45-65 Hz, DS/PrC Fig. 28/29)             |              |
+| VRMS: mean abs(LPF1 output) through LPF3, full scale at 60 Hz (DS Fig. 56)   | modelled; LPF3 pole (check) |
+| IRMS: CH1 squared through LPF3, sqrt; both keep LPF3's 2f ripple          | modelled; LPF3 pole (check) |
+| LPF2 | approximated: 20 ms block averages (no 2f ripple on WAVEFORM) |
+| ZX, PERIOD, ZXTO, SAG, PKV/PKI, VPEAK/IPEAK (CH2 scale 0x2518 at 60 Hz), TEMP | approximated |
+| di/dt integrator | approximated: leaky integrator, unity gain at 50 Hz (DS Fig. 51 differs) |
+| ADC noise and its shaping, supply monitor, CLKIN jitter, WAVEFORM timing | not modelled |
+| temperature drift of anything but the reference; ageing | not modelled |
 
 Modelling choices worth knowing when reading results:
 - LPF2 is modelled by 20 ms block averages: the no-load threshold, POAM and the
@@ -29,6 +52,7 @@ from __future__ import annotations
 import math
 import random
 from collections import deque
+from dataclasses import dataclass
 
 import numpy as np
 from scipy.signal import lfilter
@@ -43,19 +67,26 @@ ACC_CLK_DIV = 4                  # spec: accumulator updated every 4/CLKIN
 TICK_CLK_DIV = 8                 # spec: PERIOD and PHCAL unit = 8/CLKIN
 NOLOAD_FRACTION = 1e-5           # spec: 0.001 % of MULT_FULL_SCALE
 LPF2_BLOCK_S = 0.020             # (check) LPF2 modelled as 20 ms block averages
-HPF_CORNER_HZ = 2.0              # (check) first-order HPF on CH1; the same filter on CH2
-NOMINAL_LINE_HZ = 50.0           # (check) HPF and integrator normalised to unity gain here,
-                                 #   so the DS full-scale figures hold at 50 Hz
+HPF_CORNER_HZ = 0.075            # (check) CH1 only: the HPF and its on-chip phase compensation,
+                                 #   net, as one first-order HPF. Its lead is the residual phase the
+                                 #   DS plots (PrC Fig. 28/29: lead falling with f, ~0.1 deg at 50 Hz;
+                                 #   Rev C "Phase Error Between Channels": within 0.1 deg, 45-65 Hz)
+NOMINAL_LINE_HZ = 50.0           # (check) the integrator is normalised to unity gain here
+RMS_FULL_SCALE_HZ = 60.0         # DS p.26: VRMS full scale (and CH2's 0x2518) are 60 Hz figures
+LPF3_CORNER_HZ = 0.5             # (check) single-pole LPF3 of the rms paths: leaves a 2f ripple
+                                 #   ("quite low", ADI: about +-0.25 % on IRMS, +-0.33 % on VRMS at
+                                 #   50 Hz) and settles with a 0.32 s time constant
 LPF1_CORNER_HZ = 140.0           # spec: single pole on the ZX/period path
 INTEGRATOR_LEAK_HZ = 0.05        # (check) pole of the leaky di/dt integrator (CH1OS bit 7)
 INTEGRATOR_GAIN = 1.0            # (check) gain at 50 Hz; DS Fig. 51 suggests 0x1EF73C/0x2851EC
-ADC_FULL_CODE = 32768            # 16-bit ADC: x quantised to 1/32768, clipped to [-1, 32767/32768]
+ADC_FULL_CODE = 32768            # 16-bit ADC: 32768 codes over its whole (clipping) range
+ADC_CLIP_FS = 0x4000 / 0x2852    # 1.587: the ADC's range over the spec full scale (PrC Fig. 25:
+                                 #   0.5 V gives 0x2852 of 0x4000, "63 %"; Rev C Fig. 51 0x2851EC)
 IRMS_FULL_SCALE = 1_868_467      # (check) DS: IRMS for a 0.5 V peak sine, PGA 1
-VRMS_FULL_SCALE = 1_561_400      # (check) DS: VRMS for a 0.5 V peak sine, PGA 1
+VRMS_FULL_SCALE = 1_561_400      # DS p.26 Fig. 56: VRMS (mean absolute value of LPF1's output,
+                                 #   through LPF3) for a 0.5 V peak sine at 60 Hz, PGA 1
 CH1_WAVE_FULL_SCALE = 0x2851EC   # (check) CH1 waveform code at +full scale
-CH2_WAVE_FULL_SCALE = 0x2518     # (check) CH2 waveform (LPF1 output) peak code, full-scale 50 Hz
-RMS_WINDOW_S = 0.200             # IRMS/VRMS: whole cycles within the last 200 ms
-RMS_BUFFER_S = 0.300             # sample history kept for the rms window
+CH2_WAVE_FULL_SCALE = 0x2518     # DS p.26: CH2 waveform (LPF1 output) peak code, full scale at 60 Hz
                                  # apparent power: rms from (x^2 + x(t - T/4)^2)/2 per block, T the
                                  #   measured period (no 2f ripple off 50 Hz); after a reset the
                                  #   first quarter period (at 45 Hz) uses x^2 alone
@@ -70,12 +101,47 @@ PEAK_CH2_SHIFT = 7               # (check) PKV/SAG: (|CH2 code| >> 7) vs VPKLVL/
 SAG_NOZX_WINDOW_S = 0.010        # SAG windows when no zero crossing for 2 windows
 TEMP_OFFSET_C = 25.0             # (check) TEMP = round((T + 25) * 1.5), 0 near -25 degC
 TEMP_LSB_PER_C = 1.5             # (check)
+MAX_SKEW_S = 20e-6               # largest |Chip.phase_skew_us| the delay lines hold
 DIEREV_VALUE = 0x01              # (check) die revision: any fixed nonzero value
 PHCAL_ZERO = 0x0D                # spec: PHCAL 0x0D = no delay; (PHCAL-13) steps delay CH2,
                                  #   negative values delay CH1 instead (CH2 "advance")
 SPI_MAX_HZ = 10_000_000          # spec: faster SCLK corrupts the transfer
 STEADY_FS_HZ = 8000.0            # feed_steady() sample rate when feed() has not set one
 STEADY_TAIL_S = 0.1              # feed_steady(): last part run sample by sample
+
+
+
+@dataclass(frozen=True)
+class Chip:
+    """The ADE7753's own error terms: one part as it left the fab, at one temperature.
+
+    Each default is Chip() = an error-free part; a board file's "chip" object sets them.
+    Where the figures come from (DS = ADE7753 Rev C datasheet):
+    - adc_cubic: ADC gain non-linearity, code = x + adc_cubic * x^3 (x in spec full-scale
+      units), so the gain at peak amplitude A changes by 0.75 * adc_cubic * A^2. The DS
+      promises < 0.1 % active energy error over 1000:1 at 25 degC (p.1, Fig. 8-10 "Active
+      Energy Error as a Percentage of Reading"): |adc_cubic| <= 0.001 keeps a part's
+      spread over that range below 0.08 %.
+    - ch1_offset_fs / ch2_offset_fs: ADC offset at the ADC output, in full-scale units
+      (DS Specifications "ADC offset error", order of 10 mV at 0.5 V full scale (check)).
+      CH1's is removed by the HPF; CH2's reaches VRMS, ZX and SAG, never the mean power.
+    - ref_tempco_ppm_per_c: drift of the 2.42 V reference; every ADC code scales by
+      1 / (1 + tc * (T - 25 degC)), energy by its square (DS Specifications "Reference
+      input / on-chip reference, temperature coefficient", 20-30 ppm/degC typ (check);
+      the ADE7758 sibling states 30 ppm/degC typ on p.1).
+    - phase_skew_us: CH1 sampled later than CH2 by this much; a phase mismatch that grows
+      with frequency (360 f skew degrees: 0.018 deg per us at 50 Hz), on top of the HPF's
+      residual (DS "Phase Error Between Channels": within 0.1 deg over 45-65 Hz).
+    - temperature_c: the die temperature (TEMP register and reference drift).
+    """
+
+    adc_cubic: float = 0.0
+    ch1_offset_fs: float = 0.0
+    ch2_offset_fs: float = 0.0
+    ref_tempco_ppm_per_c: float = 0.0
+    phase_skew_us: float = 0.0
+    temperature_c: float = 25.0
+
 
 # ---------------------------------------------------------------------------
 # Register map (name -> address, bits, type, default), as the spec table.
@@ -213,6 +279,20 @@ def _sum_product(p: tuple[float, complex], q: tuple[float, complex], w: float, n
     return total
 
 
+def _lpf_periodic(filt: _IIR1, sig, w: float, theta: float) -> float:
+    """Set `filt` to its steady state for the periodic input sig(phase) (phase advancing w
+    per sample) just after the sample at phase theta; return that output sample."""
+    k = 256
+    coef = np.fft.rfft(sig(2 * math.pi * np.arange(k) / k)) / k
+    y = coef[0].real * filt.response(0.0).real
+    for h in range(1, len(coef)):
+        if abs(coef[h]) > 1e-15:
+            y += 2 * (coef[h] * filt.response(h * w) * complex(math.cos(h * theta), math.sin(h * theta))).real
+    x_last = float(sig(np.array([theta]))[0])
+    filt.set_steady(x_last, y)
+    return y
+
+
 class ModelPin:
     """machine.Pin-like chip select (active low) wired to the model."""
 
@@ -300,9 +380,12 @@ class ModelSPI:
 class ADE7753Model:
     """The chip: registers, SPI protocol and the metering DSP."""
 
-    def __init__(self, clkin_hz: float = 3_579_545.0, temperature_c: float = 25.0) -> None:
+    def __init__(self, clkin_hz: float = 3_579_545.0, temperature_c: float | None = None,
+                 chip: Chip | None = None) -> None:
         self.clkin = float(clkin_hz)
-        self.temperature_c = temperature_c
+        self.chip = chip or Chip()
+        # the die temperature: TEMP reads it, the reference drifts with it (settable at run time)
+        self.temperature_c = self.chip.temperature_c if temperature_c is None else temperature_c
         self.absent = False
         self.time_s = 0.0
         self.spi = ModelSPI(self)
@@ -333,7 +416,8 @@ class ADE7753Model:
         return self._fs or None
 
     def irq_asserted(self) -> bool:
-        return bool(self._r[STATUS] & self._r[IRQEN])
+        # DS STATUS table: RESET "cannot be enabled to cause an interrupt"
+        return bool(self._r[STATUS] & self._r[IRQEN] & ~RESET)
 
     def peek(self, reg: int | str) -> int:
         addr = self._addr(reg)
@@ -368,6 +452,7 @@ class ADE7753Model:
         self._va, self._va_frac = 0, 0.0
         self._cf = 0.0
         self._irms0 = self._vrms0 = 0.0
+        self._irms_ms = self._vrms_ma = 0.0  # LPF3 outputs: mean square CH1, mean |CH2|
         self._last_sign = 0
         self._lc_reset()
         self._zx_prev = 0.0
@@ -375,7 +460,6 @@ class ADE7753Model:
         self._zx_dir = 0                     # +1 rising, -1 falling
         self._zx_rise: float | None = None
         self._zxto_ref: float = 0.0
-        self._rises: deque[float] = deque(maxlen=512)
         self._lc_queue: deque[float] = deque()
         self._sag_count, self._sag_peak = 0, 0.0
         self._sag_start = 0.0
@@ -466,7 +550,11 @@ class ADE7753Model:
                 self._r[STATUS] |= TEMP_FLAG
                 value &= ~TEMPSEL
             if value & CYCMODE and not self._r[MODE] & CYCMODE:
+                # the accumulation starts at once, not at a zero crossing: the first
+                # LAENERGY after setting CYCMODE may cover a partial half cycle (DS
+                # "Line Cycle Energy Accumulation Mode"); read from the second CYCEND on
                 self._lc_reset()
+                self._lc_started = True
         self._r[addr] = value
         if addr in (IRMSOS, VRMSOS):
             self._set_rms_registers()
@@ -490,13 +578,18 @@ class ADE7753Model:
         wc = 2 * fs * math.tan(math.pi * HPF_CORNER_HZ / fs)
         wl = 2 * fs * math.tan(math.pi * LPF1_CORNER_HZ / fs)
         wi = 2 * fs * math.tan(math.pi * INTEGRATOR_LEAK_HZ / fs)
-        self._hpf1 = _IIR1(1, 0, wc, fs, NOMINAL_LINE_HZ, zi=zi("_hpf1"))
-        self._hpf2 = _IIR1(1, 0, wc, fs, NOMINAL_LINE_HZ, zi=zi("_hpf2"))
+        w3 = 2 * fs * math.tan(math.pi * LPF3_CORNER_HZ / fs)
+        self._hpf1 = _IIR1(1, 0, wc, fs, None, zi=zi("_hpf1"))
         self._lpf1 = _IIR1(0, wl, wl, fs, None, zi=zi("_lpf1"))
+        self._lpf3i = _IIR1(0, w3, w3, fs, None, zi=zi("_lpf3i"))
+        self._lpf3v = _IIR1(0, w3, w3, fs, None, zi=zi("_lpf3v"))
         self._integ = _IIR1(0, 1, wi, fs, NOMINAL_LINE_HZ, INTEGRATOR_GAIN,
                             zi=zi("_integ"))
-        self._ch2_wave = CH2_WAVE_FULL_SCALE / abs(self._lpf1.response(2 * math.pi * NOMINAL_LINE_HZ / fs))
-        max_phcal = 46 * TICK_CLK_DIV / self.clkin
+        lpf1_fs = abs(self._lpf1.response(2 * math.pi * RMS_FULL_SCALE_HZ / fs))
+        self._ch2_wave = CH2_WAVE_FULL_SCALE / lpf1_fs
+        # mean |sine| = 2/pi of its peak: a full-scale 60 Hz sine reads VRMS_FULL_SCALE
+        self._vrms_k = VRMS_FULL_SCALE / (2 / math.pi * lpf1_fs)
+        max_phcal = (46 * TICK_CLK_DIV / self.clkin + 2 * MAX_SKEW_S)
         self._hist1 = np.zeros(int(math.ceil(max_phcal * fs)) + 2)
         self._hist2 = np.zeros_like(self._hist1)
         max_quarter = 0x7FFF * TICK_CLK_DIV / self.clkin / 4  # longest PERIOD / 4
@@ -504,9 +597,6 @@ class ADE7753Model:
         self._histq1, self._histq2 = np.zeros_like(self._histq), np.zeros_like(self._histq)
         self._q_valid = 0
         self._q_fresh = int(math.ceil(fs / FRESH_QUARTER_HZ / 4)) + 1
-        self._rms_n = int(math.ceil(RMS_BUFFER_S * fs)) + 2
-        self._rms1 = self._rms2 = np.zeros(0)
-        self._rms_g0 = 0
         self._gidx = 0            # samples since the sample rate was set
         self._pend, self._pend_g0 = None, 0
         self._block = max(1, int(round(LPF2_BLOCK_S * fs)))
@@ -519,7 +609,6 @@ class ADE7753Model:
             self._zx_last = None if self._zx_last is None else conv(self._zx_last)
             self._zx_rise = None if self._zx_rise is None else conv(self._zx_rise)
             self._zxto_ref, self._sag_start = conv(self._zxto_ref), conv(self._sag_start)
-            self._rises.clear()
             self._lc_queue.clear()
             self._steady_next = None
         self._design(fs, keep_state=bool(self._fs))
@@ -530,13 +619,22 @@ class ADE7753Model:
         gain = self._r[GAIN]
         pga1, pga2 = 1 << min(gain & 7, 4), 1 << min((gain >> 5) & 7, 4)
         fs1 = 0.5 / (1 << min((gain >> 3) & 3, 2))
-        g1, g2 = pga1 / fs1, pga2 / 0.5
-        dc1 = _sign_mag(self._r[CH1OS]) * OFFSET_LSB_V[pga1] / fs1
-        dc2 = -_sign_mag(self._r[CH2OS]) * OFFSET_LSB_V[pga2] / 0.5
+        chip = self.chip
+        ref = 1.0 / (1.0 + chip.ref_tempco_ppm_per_c * 1e-6 * (self.temperature_c - 25.0))
+        g1, g2 = pga1 / fs1 * ref, pga2 / 0.5 * ref
+        dc1 = _sign_mag(self._r[CH1OS]) * OFFSET_LSB_V[pga1] / fs1 + chip.ch1_offset_fs
+        dc2 = -_sign_mag(self._r[CH2OS]) * OFFSET_LSB_V[pga2] / 0.5 + chip.ch2_offset_fs
         return (0.0 if mode & DISCH1 else g1), dc1, (0.0 if mode & DISCH2 else g2), dc2
 
     def _phcal_steps(self) -> int:
         return _signed(self._r[PHCAL], 6) - PHCAL_ZERO
+
+    def _delays(self) -> tuple[float, float]:
+        """(CH1, CH2) delays in samples before the multiplier: PHCAL delays CH2 (advances it
+        when negative, i.e. delays CH1), the chip's channel skew delays CH1."""
+        skew = max(-MAX_SKEW_S, min(MAX_SKEW_S, self.chip.phase_skew_us * 1e-6))
+        net = skew - self._phcal_steps() * TICK_CLK_DIV / self.clkin  # CH1 later than CH2, s
+        return (net * self._fs, 0.0) if net > 0 else (0.0, -net * self._fs)
 
     def _quarter(self) -> tuple[float, float]:
         """Quarter of the measured period in samples, and the gain that undoes the
@@ -559,32 +657,35 @@ class ADE7753Model:
 
     def _process(self, v1: np.ndarray, v2: np.ndarray) -> None:
         mode, r, n, g0 = self._r[MODE], self._r, len(v1), self._gidx
-        # ADC: PGA, offset, clip, 16-bit quantisation
+        # ADC: PGA, offset, the chip's non-linearity, clip at the ADC's range, 16-bit codes
         if mode & ASUSPEND:
             x1 = x2 = np.zeros(n)
         else:
             if mode & SWAP:
                 v1, v2 = v2, v1
             g1, dc1, g2, dc2 = self._front(mode)
-            x1, x2 = v1 * (g1 * ADC_FULL_CODE) + dc1 * ADC_FULL_CODE, v2 * (g2 * ADC_FULL_CODE) + dc2 * ADC_FULL_CODE
+            x1, x2 = v1 * g1 + dc1, v2 * g2 + dc2
+            c3, lsb = self.chip.adc_cubic, ADC_CLIP_FS / ADC_FULL_CODE
             for x in (x1, x2):
-                np.clip(x, -ADC_FULL_CODE, ADC_FULL_CODE - 1, out=x)
+                if c3:
+                    x += c3 * x * x * x
+                np.clip(x, -ADC_CLIP_FS, ADC_CLIP_FS - lsb, out=x)
+                x *= 1.0 / lsb
                 np.rint(x, out=x)
-                x *= 1.0 / ADC_FULL_CODE
+                x *= lsb
         # zero-crossing path
         z = self._lpf1.run(x2)
         self._zero_crossings(z, g0, mode)
-        # CH1: integrator, HPF; CH2: the same HPF for the power path
+        # CH1: integrator, HPF (with its phase compensation); CH2 has no HPF (DS p.26:
+        # removing the offset from one channel is enough for the power)
         h1 = self._integ.run(x1) if r[CH1OS] & 0x80 else x1
-        if mode & DISHPF:
-            h2 = x2
-        else:
-            h1, h2 = self._hpf1.run(h1), self._hpf2.run(x2)
-        # phase calibration: delay CH2 (or CH1 when PHCAL < 0x0D)
-        steps = self._phcal_steps()
-        d_samp = abs(steps) * TICK_CLK_DIV / self.clkin * self._fs
-        d1 = _frac_delay(self._hist1, h1, d_samp) if steps < 0 else h1
-        d2 = _frac_delay(self._hist2, h2, d_samp) if steps > 0 else h2
+        h2 = x2
+        if not mode & DISHPF:
+            h1 = self._hpf1.run(h1)
+        # PHCAL and the chip's channel skew: one net delay on CH1 or CH2
+        dl1, dl2 = self._delays()
+        d1 = _frac_delay(self._hist1, h1, dl1) if dl1 else h1
+        d2 = _frac_delay(self._hist2, h2, dl2) if dl2 else h2
         self._hist1, self._hist2 = _keep_tail(self._hist1, h1), _keep_tail(self._hist2, h2)
         # peaks and waveform register
         ipk = max(h1.max(), -h1.min()) * CH1_WAVE_FULL_SCALE
@@ -603,9 +704,12 @@ class ADE7753Model:
         elif wavsel == 1:
             r[WAVEFORM] = 0
         self._wsmp(n / self._fs)
-        # rms history (squares) for IRMS/VRMS; ripple-free squares for apparent power
+        # IRMS: LPF3 of CH1 squared; VRMS: LPF3 of |LPF1 output| (DS Fig. 56, mean absolute
+        # value); both keep LPF3's 2f ripple. Ripple-free squares for apparent power.
         sq1, sq2 = h1 * h1, h2 * h2
-        self._rms_push(sq1, sq2, g0 + n)
+        self._irms_ms = float(self._lpf3i.run(sq1)[-1])
+        self._vrms_ma = float(self._lpf3v.run(np.abs(z))[-1])
+        self._set_rms0()
         quarter, comp = self._quarter()
         s1 = _frac_delay(self._histq1, h1, quarter)
         s2 = _frac_delay(self._histq2, h2, quarter)
@@ -626,10 +730,11 @@ class ADE7753Model:
         if mode & ASUSPEND:
             a = np.zeros(n)
         else:
-            gain = 2.0 * MULT_FULL_SCALE * (1 + _signed(r[WGAIN], 12) / 4096)
+            # DS Fig. 63/65: APOS is added to LPF2's output, then WGAIN scales the sum
+            wg = 1 + _signed(r[WGAIN], 12) / 4096
             a = d1 * d2
-            a *= gain
-            a += _signed(r[APOS], 16) / 256
+            a *= 2.0 * MULT_FULL_SCALE * wg
+            a += _signed(r[APOS], 16) / 256 * wg
         if mode & CYCMODE:
             q = d1 * _frac_delay(self._histq, d2, quarter) * (2.0 * MULT_FULL_SCALE * comp)
         else:
@@ -689,7 +794,6 @@ class ADE7753Model:
                 if len(chain) >= 2:
                     self._set_period(chain[-1] - chain[-2])
                 self._zx_rise = float(rises[-1])
-                self._rises.extend(rises.tolist())
             self._lc_queue.extend(pos.tolist())
         self._sag(np.abs(z), pos, g0, end, mode)
 
@@ -740,36 +844,10 @@ class ADE7753Model:
             self._sag_peak = max(self._sag_peak, absz[lo:].max())
 
     # ------------------------------------------------------------------ rms
-    def _rms_push(self, s1: np.ndarray, s2: np.ndarray, g_end: int) -> None:
-        keep = self._rms_n
-        self._rms1 = s1[-keep:].copy() if len(s1) >= keep else np.concatenate((self._rms1, s1))[-keep:]
-        self._rms2 = s2[-keep:].copy() if len(s2) >= keep else np.concatenate((self._rms2, s2))[-keep:]
-        self._rms_g0 = g_end - len(self._rms1)
-        self._rms_window()
-
-    def _rms_window(self) -> None:
-        n, gb = len(self._rms1), self._rms_g0
-        if n == 0:
-            return
-        end, w = gb + n, RMS_WINDOW_S * self._fs
-        rises = [p for p in self._rises if gb <= p <= end - 1]
-        lo, hi = max(float(gb), end - w), float(end)
-        if len(rises) >= 2:
-            first = next(p for p in rises if rises[-1] - p <= 1.05 * w)
-            if first < rises[-1]:
-                lo, hi = first, rises[-1]
-        out = []
-        for buf in (self._rms1, self._rms2):
-            cum = np.concatenate(([0.0], np.cumsum(buf)))
-
-            def at(p: float) -> float:
-                x = p - gb
-                i = min(int(math.floor(x)), n - 1)
-                return cum[i] + (x - i) * buf[i]
-
-            out.append(math.sqrt(max(0.0, at(hi) - at(lo)) / (hi - lo)))
-        self._irms0 = out[0] * math.sqrt(2) * IRMS_FULL_SCALE
-        self._vrms0 = out[1] * math.sqrt(2) * VRMS_FULL_SCALE
+    def _set_rms0(self) -> None:
+        """IRMS0/VRMS0 (before the offset registers) from the LPF3 outputs."""
+        self._irms0 = math.sqrt(max(0.0, self._irms_ms) * 2) * IRMS_FULL_SCALE
+        self._vrms0 = max(0.0, self._vrms_ma) * self._vrms_k
 
     def _set_rms_registers(self) -> None:
         i2 = self._irms0 ** 2 + 32768 * _signed(self._r[IRMSOS], 12)
@@ -824,7 +902,8 @@ class ADE7753Model:
         self._add_active(ea, signs)
         self._add_apparent(ev)
         if not mode & DISCF:
-            self._cf += np.abs(ea).sum() / _U * (self._r[CFNUM] + 1) / (self._r[CFDEN] + 1)
+            # CF is not divided by WDIV (DS "Energy-to-Frequency Conversion": CFNUM/CFDEN only)
+            self._cf += np.abs(ea).sum() / _U * (self._r[WDIV] or 1) * (self._r[CFNUM] + 1) / (self._r[CFDEN] + 1)
         if (mode >> 13) & 3 == 0 and not mode & DISLPF2:
             self._r[WAVEFORM] = max(-(1 << 23), min((1 << 23) - 1, int(round(avg_a[-1])))) & 0xFFFFFF
         # line-cycle accumulation between the crossings inside this region
@@ -973,19 +1052,21 @@ class ADE7753Model:
         if mode & ASUSPEND:
             x1 = x2 = 0j
             dc1 = dc2 = 0.0
-        if abs(x1) + abs(dc1) > 1.0 or abs(x2) + abs(dc2) > 1.0:
+        c3 = self.chip.adc_cubic
+        if c3:  # the cubic's dc and fundamental (its 2nd/3rd harmonics carry no mean power)
+            a1, a2 = abs(x1) ** 2, abs(x2) ** 2
+            x1, dc1 = x1 * (1 + c3 * (3 * dc1 * dc1 + 0.75 * a1)), dc1 + c3 * (dc1 ** 3 + 1.5 * dc1 * a1)
+            x2, dc2 = x2 * (1 + c3 * (3 * dc2 * dc2 + 0.75 * a2)), dc2 + c3 * (dc2 ** 3 + 1.5 * dc2 * a2)
+        if abs(x1) + abs(dc1) > ADC_CLIP_FS or abs(x2) + abs(dc2) > ADC_CLIP_FS:
             return None  # clipping: not a sinusoid any more
         c = {"x1": (dc1, x1), "x2": (dc2, x2), "z": (dc2, x2 * self._lpf1.response(w))}
         i1 = (dc1 * self._integ.response(0.0).real, x1 * self._integ.response(w)) if r[CH1OS] & 0x80 else (dc1, x1)
         c["i1"] = i1
-        if mode & DISHPF:
-            c["h1"], c["h2"] = i1, (dc2, x2)
-        else:
-            c["h1"], c["h2"] = (0.0, i1[1] * self._hpf1.response(w)), (0.0, x2 * self._hpf2.response(w))
-        steps = self._phcal_steps()
-        dly = _frac_delay_response(w, abs(steps) * TICK_CLK_DIV / self.clkin * self._fs)
-        c["d1"] = (c["h1"][0], c["h1"][1] * (dly if steps < 0 else 1))
-        c["d2"] = (c["h2"][0], c["h2"][1] * (dly if steps > 0 else 1))
+        c["h1"] = i1 if mode & DISHPF else (0.0, i1[1] * self._hpf1.response(w))
+        c["h2"] = (dc2, x2)
+        dl1, dl2 = self._delays()
+        c["d1"] = (c["h1"][0], c["h1"][1] * (_frac_delay_response(w, dl1) if dl1 else 1))
+        c["d2"] = (c["h2"][0], c["h2"][1] * (_frac_delay_response(w, dl2) if dl2 else 1))
         return c
 
     @staticmethod
@@ -1001,8 +1082,9 @@ class ADE7753Model:
         r, mode, fs, g0 = self._r, self._r[MODE], self._fs, self._gidx
         ka, kv, thr, vag = self._rates()
         mean = lambda p, q: (p[1] * q[1].conjugate()).real / 2 + p[0] * q[0]  # noqa: E731
-        gain = 2 * MULT_FULL_SCALE * (1 + _signed(r[WGAIN], 12) / 4096)
-        apos = _signed(r[APOS], 16) / 256
+        wg = 1 + _signed(r[WGAIN], 12) / 4096
+        gain = 2 * MULT_FULL_SCALE * wg
+        apos = _signed(r[APOS], 16) / 256 * wg  # APOS before WGAIN, as in _process
         a = mean(c["d1"], c["d2"]) * gain + apos
         # exact sum over the samples, 2f ripple included, so the accumulator matches feed()
         a_sum = _sum_product(c["d1"], c["d2"], w, n0, nm) * gain + apos * nm
@@ -1030,7 +1112,7 @@ class ADE7753Model:
         self._flag_apparent(np.array([v0]), np.array([v0 + rv * nm]))
         self._va, self._va_frac = self._integrate(self._va, self._va_frac, rv * nm, False)
         if not mode & DISCF:
-            self._cf += abs(ea) / _U * (r[CFNUM] + 1) / (r[CFDEN] + 1)
+            self._cf += abs(ea) / _U * (r[WDIV] or 1) * (r[CFNUM] + 1) / (r[CFDEN] + 1)
         if (mode >> 13) & 3 == 0 and not mode & DISLPF2:
             r[WAVEFORM] = max(-(1 << 23), min((1 << 23) - 1, int(round(a)))) & 0xFFFFFF
         self._wsmp(nm / fs)
@@ -1066,9 +1148,6 @@ class ADE7753Model:
                 rise = fr + (cr - 1) * period
                 self._zx_rise = glob + rise
                 self._set_period(period)
-                self._rises.clear()
-                span = RMS_BUFFER_S * fs + 2 * period
-                self._rises.extend(glob + rise - k * period for k in range(int(span / period), -1, -1))
             self._zx_last, self._zx_dir = glob + last_pos, last_dir
             self._sag_start, self._sag_peak = glob + last_pos, 0.0
             peak = (abs(zz) + abs(dcz)) * self._ch2_wave
@@ -1131,12 +1210,13 @@ class ADE7753Model:
             self._integ.set_steady(at("x1", last), at("i1", last))
         if not r[MODE] & DISHPF:
             self._hpf1.set_steady(at("i1", last), at("h1", last))
-            self._hpf2.set_steady(at("x2", last), at("h2", last))
         hist = lambda key, h: self._at(c[key], np.arange(n_end - h, n_end, dtype=float), w)  # noqa: E731
         self._hist1, self._hist2 = hist("h1", len(self._hist1)), hist("h2", len(self._hist2))
         self._histq = hist("d2", len(self._histq))
         self._histq1, self._histq2 = hist("h1", len(self._histq)), hist("h2", len(self._histq))
         self._q_valid = len(self._histq)
-        h1, h2 = hist("h1", self._rms_n), hist("h2", self._rms_n)
-        self._rms1, self._rms2 = h1 * h1, h2 * h2
-        self._rms_g0 = self._gidx - self._rms_n
+        # LPF3 in its periodic steady state: CH1 squared and |LPF1 output| as Fourier series
+        th = w * last
+        self._irms_ms = _lpf_periodic(self._lpf3i, lambda t: self._at(c["h1"], t, 1.0) ** 2, w, th)
+        self._vrms_ma = _lpf_periodic(self._lpf3v, lambda t: np.abs(self._at(c["z"], t, 1.0)), w, th)
+        self._set_rms0()

@@ -37,26 +37,40 @@ class Bench(Protocol):
 
 
 class SimBench:
-    """An ideal reference source wired to a simulated board."""
+    """An ideal reference source wired to a simulated board. Like a bench source it
+    ramps to a new point (over RAMP_S) instead of jumping mid-cycle: a jump would leave a
+    DC step that CH1's slow HPF (0.075 Hz) takes many seconds to forget."""
+
+    RAMP_S = 0.5
 
     def __init__(self, board: Board, fs_hz: float = 8000.0) -> None:
         self.sim = SimBoard(board)
         self.chip = regs.ADE7753(self.sim.model.spi, self.sim.model.cs, int(board.clkin_hz))
         self.fs_hz = fs_hz
         self._n = 0
-        self._src = (0.0, 0.0, 0.0, board.fn_hz)
+        self._f = board.fn_hz
+        self._old = self._new = (0.0, 0j)  # (V peak, I peak phasor) before and after the ramp
+        self._ramp_n = 0  # sample at which the ramp started
 
     def set_source(self, v_rms: float, i_rms: float, phi_deg: float, freq_hz: float) -> None:
-        self._src = (v_rms, i_rms, phi_deg, freq_hz)
+        self._old = self._now(self._n)
+        self._new = (math.sqrt(2) * v_rms, math.sqrt(2) * i_rms * complex(math.cos(math.radians(phi_deg)),
+                                                                          -math.sin(math.radians(phi_deg))))
+        self._ramp_n, self._f = self._n, freq_hz
+
+    def _now(self, n):
+        k = np.clip((n - self._ramp_n) / (self.RAMP_S * self.fs_hz), 0.0, 1.0)
+        (v0, i0), (v1, i1) = self._old, self._new
+        return v0 + (v1 - v0) * k, i0 + (i1 - i0) * k
 
     def advance(self, seconds: float) -> None:
-        v_rms, i_rms, phi_deg, f = self._src
         n = int(round(seconds * self.fs_hz))
-        t = (self._n + np.arange(n)) / self.fs_hz  # continuous phase across calls
+        idx = self._n + np.arange(n)
         self._n += n
-        w = 2 * math.pi * f * t
-        v = math.sqrt(2) * v_rms * np.sin(w)
-        i = math.sqrt(2) * i_rms * np.sin(w - math.radians(phi_deg))
+        w = 2 * math.pi * self._f * idx / self.fs_hz  # continuous phase across calls
+        v_pk, i_ph = self._now(idx)
+        v = v_pk * np.sin(w)
+        i = np.imag(i_ph * np.exp(1j * w))  # |I| sin(wt - phi)
         self.sim.feed(v, i, self.fs_hz)
 
 
@@ -96,11 +110,15 @@ def _line_cycle_lsb(bench: Bench, halfcycles: int, freq_hz: float) -> int:
 
 
 def _rms(bench: Bench, freq_hz: float, reads: int = 10) -> tuple[float, float]:
-    """Mean (VRMS, IRMS) over `reads` readings a cycle apart."""
-    bench.advance(1.0)  # let the HPF and rms filters settle after a source change
+    """Mean (VRMS, IRMS) over `reads` readings spread evenly over the phase of the rms
+    filter's 2f ripple (a cycle plus 1/reads of a half cycle apart): readings a whole
+    cycle apart would all sit at one point of the ripple, up to 0.3 % off."""
+    # let the source ramp and LPF3 settle: a 100:1 step in the mean square needs ~16 of
+    # LPF3's 0.32 s time constants to fall below 1e-5 of the new reading
+    bench.advance(6.0)
     v = i = 0.0
     for _ in range(reads):
-        bench.advance(1.0 / freq_hz)
+        bench.advance(1.0 / freq_hz + 1.0 / (2 * freq_hz) / reads)
         v += bench.chip.read_raw(regs.VRMS)
         i += bench.chip.read_raw(regs.IRMS)
     return v / reads, i / reads
@@ -189,7 +207,9 @@ def calibrate(board: Board, bench: Bench | None = None, *, halfcycles: int = 100
     seconds = offset_halfcycles / 2 / fn
     # LAENERGY is read in whole LSB: a difference of a couple of LSB is the
     # reading's own quantisation, not an offset, and is left uncorrected.
-    apos = 0 if abs(diff) <= 2.0 else int(round(-(diff / seconds) * 2**35 / board.clkin_hz))
+    # APOS is added before WGAIN (DS Fig. 63/65): the offset seen here is APOS's effect x WGAIN
+    apos = 0 if abs(diff) <= 2.0 else int(round(-(diff / seconds) * 2**35 / board.clkin_hz
+                                                 / (1 + values["wgain"] / 4096)))
     apos = max(-32768, min(32767, apos))
     values["apos"] = apos
     bench.chip.write(regs.APOS, apos)

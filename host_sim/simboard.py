@@ -73,7 +73,7 @@ class SimBoard:
     def __init__(self, board: Board) -> None:
         self.board = board
         self.frontend = FrontEnd(board)
-        self.model = ADE7753Model(clkin_hz=board.clkin_hz)
+        self.model = ADE7753Model(clkin_hz=board.clkin_hz, chip=board.chip)
         self.time_ms = 0  # virtual clock, advanced by feed()
         self._samples = 0.0
         self._pins: dict[int, _Pin] = {}
@@ -106,8 +106,7 @@ class SimBoard:
 
     def update_irq(self) -> None:
         """The ADE7753's IRQ pin: low while an enabled status bit is set."""
-        r = self.model._r
-        self._pins.setdefault(fw_board.PIN_IRQ, _Pin()).drive(0 if r[0x0B] & r[0x0A] else 1)  # STATUS & IRQEN
+        self._pins.setdefault(fw_board.PIN_IRQ, _Pin()).drive(0 if self.model.irq_asserted() else 1)
 
     def idle(self, ms: int) -> None:
         """Let time pass with nothing fed to the chip (no supply change)."""
