@@ -181,6 +181,7 @@ def test_the_loop_does_not_sleep_on_a_pending_power_fail_save(warned):
     a.storage = type("S", (), {"policy": policy})()
     steps = []
     a.step = lambda: steps.append(a.hw.t)
+    a.console = None  # no technician port in this test
     if warned:
         policy.power_fail()
     a.run(max_passes=2)
