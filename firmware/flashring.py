@@ -149,6 +149,7 @@ EVENT_KINDS = (
     "credit", "credit_cleared", "balance_state", "emergency_repaid", "disconnect_imminent",
     "relay_closed", "relay_open_forced", "relay_open_deferred", "relay_mismatch",
     "guaranteed_supply", "power_limit_set", "power_lockout", "tamper_cleared", "token_not_stored",
+    "auth_failed", "console_error", "console_no_key", "console_refused", "message",
 )
 _EVENT_FMT = "<IHhii"  # time_s, code, spare, a, b
 EVENT_PAYLOAD_BYTES = const(16)

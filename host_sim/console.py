@@ -23,6 +23,7 @@ import errno
 import json
 import math
 import os
+import random
 import shutil
 import socket
 import tempfile
@@ -159,10 +160,13 @@ BENCH_SOURCE = "C.99.9"  # simulator only: W1 (V;I;phi_deg;f) the reference sour
 
 
 # While a session is open the console is polled between passes (20 ms on the
-# device); here every 250 ms of board time: LoadBoard's closed-form steps
+# device); here about every 250 ms of board time: LoadBoard's closed-form steps
 # settle the rms registers only over steps of 200 ms or more (measured: 20 ms
-# steps read 687 000 LSB of VRMS at 44 V and at 220 V alike).
-_BUSY_STEP_MS = 250
+# steps read 687 000 LSB of VRMS at 44 V and at 220 V alike). The pass interval
+# is split at a random point (200..300 ms): steps of whole 10 ms would read the
+# rms registers' 100 Hz ripple (chip model) always at one phase, which a real
+# meter, whose clock is not locked to the mains, never does.
+_BUSY_MIN_STEP_MS = 200
 
 
 class ConsoleError(ValueError):
@@ -243,6 +247,7 @@ class SimConsoleMeter:
         self.board.rtc.set(s.start or (t.tm_year, t.tm_mon, t.tm_mday, t.tm_wday, t.tm_hour, t.tm_min, t.tm_sec, 0))
         self.bench = SimBenchSource()
         self.virtual_ms = 0
+        self._jitter = random.Random(0)  # where a busy pass interval is split (see _BUSY_MIN_STEP_MS)
         self.maintenance: str | None = None  # why the meter left its loop
         self.boots = 0
         self.app = self._boot(machine.PWRON_RESET)
@@ -297,6 +302,9 @@ class SimConsoleMeter:
         if src is not None:
             v, i, phi, f = src
             pf = math.cos(math.radians(phi))
+            # calibration reads the rms registers: LoadBoard's steady fast path
+            # would leave them at one reading, so the DSP runs every step
+            b._key = None
             b.run_load(sec, v, v * i * pf, pf if phi >= 0 else -pf, f)
         else:
             brd = b.board
@@ -326,8 +334,8 @@ class SimConsoleMeter:
             # the board model wants them long, the rest waits for the next call
             step = tick - self.virtual_ms % tick
             busy = a.console is not None and a.console.busy()
-            if busy:
-                step = min(step, _BUSY_STEP_MS)
+            if busy and step >= 2 * _BUSY_MIN_STEP_MS:
+                step = _BUSY_MIN_STEP_MS + self._jitter.randrange(step - 2 * _BUSY_MIN_STEP_MS + 1)
             if self.virtual_ms + step > target_ms:
                 return
             self._advance(step)
