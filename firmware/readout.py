@@ -64,6 +64,18 @@ def _clean(text):
     return str(text).replace("(", "[").replace(")", "]").replace("*", "x").replace("/", "-").replace("!", ".")
 
 
+def current_text(amps):
+    """Three significant figures (1 mA below 1 A): what IRMS can give."""
+    a = amps if amps >= 0 else -amps
+    if a >= 100:
+        return "%.0f" % amps
+    if a >= 10:
+        return "%.1f" % amps
+    if a >= 1:
+        return "%.2f" % amps
+    return "%.3f" % amps
+
+
 class AppProvider:
     """The provider of firmware/iec62056.py for one App."""
 
@@ -187,9 +199,11 @@ class AppProvider:
         if code == obis.POWER_SIGNED:
             return ("%.3f" % (m.power_w() / 1000), "kW")
         if code == obis.VOLTAGE:
-            return ("%.1f" % m.vrms_v(), "V")
+            # whole volts: the chip's VRMS is good to about 0.5 % (its rms
+            # ripple alone is +-0.33 %, host_sim/ade7753_model.py), i.e. ~1 V
+            return ("%.0f" % m.vrms_v(), "V")
         if code == obis.CURRENT:
-            return ("%.3f" % m.irms_a(), "A")
+            return (current_text(m.irms_a()), "A")
         if code == obis.FREQUENCY:
             return ("%.2f" % m.frequency_hz(), "Hz")
         if code == obis.POWER_FACTOR:

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import calibration as fw_cal
+import readout as fw_readout
 
 from .frontend import BoardError, load_board
 from .waveforms import RecordingError, load_recording
@@ -50,7 +51,8 @@ def cmd_replay(a: argparse.Namespace) -> int:
     print(f"replay {a.recording}  ({r.seconds:.3f} s, board {board.name})")
     print(f"  import      {r.import_wh:12.4f} Wh     export {r.export_wh:.4f} Wh")
     print(f"  true energy {r.true_wh:12.4f} Wh     error  {err}")
-    print(f"  voltage     {r.vrms_v:10.2f} V      current {r.irms_a:.3f} A")
+    # the meter's display precision (firmware/readout.py): what the chip can give
+    print(f"  voltage     {r.vrms_v:10.0f} V      current {fw_readout.current_text(r.irms_a)} A")
     print(f"  power       {r.power_w:10.1f} W      PF {r.pf:.3f}   frequency {r.frequency_hz:.3f} Hz")
     print(f"  ticks {r.ticks}, missed intervals {r.missed_intervals}, chip resets {r.chip_resets}")
     return 0
