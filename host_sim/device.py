@@ -21,6 +21,7 @@ import app as fw_app
 import hardware as fw_hardware
 import machine  # the host fake
 
+from .flash import FlashRig
 from .simboard import SimBoard
 
 
@@ -38,6 +39,10 @@ class SimDevice:
     advance: Callable[[int], None] | None = None  # feed the analog side for ms
     app: fw_app.App | None = None
     boots: list[BootRecord] = field(default_factory=list)
+    # The firmware's records (registers, event and freeze rings) on littlefs over
+    # the NOR-flash model: every boot mounts again from what the chip holds.
+    # None: in the files folder (fast, no tearing). Config files stay in `files`.
+    flash: FlashRig | None = None
 
     @contextlib.contextmanager
     def on_device(self) -> Iterator[None]:
@@ -67,7 +72,7 @@ class SimDevice:
         machine.set_reset_cause(cause)
         machine.WDT.last = None
         hw = fw_hardware.Hardware(ticks_ms=self.sim.ticks_ms, sleep_ms=self._sleep_ms)
-        a = fw_app.App(hw)
+        a = fw_app.App(hw, fs=self.flash.reboot() if self.flash is not None else None)
         self.app = a
         return a
 

@@ -40,6 +40,7 @@ import freeze as fw_freeze
 
 from .device import SimDevice, fw_cause
 import machine  # the host fake (host_sim puts it on the path)
+from .flash import FlashRig
 from .frontend import load_board
 from .loadboard import LoadBoard
 from .replay import DEFAULT_BOARD, default_calibration_path
@@ -47,6 +48,7 @@ from .scenario import Event, Scenario, ScenarioError, iso
 
 TICK_S = fw_board.TICK_MS / 1000.0  # the loop's own period, used around button presses
 POWER_FAIL_S = 0.1  # supply collapse seen by the chip (SAG) before the board dies
+FLASH_SECTORS = 64  # 256 KB of NOR flash under littlefs for the firmware's records
 SWITCH_LEAD_S = 0.001  # a pass this long before each tariff switch (see _until_tariff_change)
 MAX_STEP_S = 180  # AENERGY must be read within ~200 s at Imax (ade7753_source budget)
 
@@ -110,7 +112,7 @@ def refuse_impossible(s: Scenario) -> None:
 class Runner:
     """One scenario through the firmware. `files` is the device's filesystem."""
 
-    def __init__(self, s: Scenario, files: Path, progress: bool = False) -> None:
+    def __init__(self, s: Scenario, files: Path, progress: bool = False, flash: bool = True) -> None:
         refuse_impossible(s)
         self.s = s
         self.files = files
@@ -129,7 +131,7 @@ class Runner:
         (files / "meter.json").write_text(json.dumps({"meter_number": m.meter_number}))
         if s.prepay_obj is not None:
             (files / "prepay.json").write_text(json.dumps(s.prepay_obj))
-        self.dev = SimDevice(self.board, files)
+        self.dev = SimDevice(self.board, files, flash=FlashRig(FLASH_SECTORS) if flash else None)
         self.dev.advance = self._advance_ms
         self.t = float(m.start_s)  # host time (the household's clock), seconds since 2000
         self.true_wh = 0.0
@@ -485,6 +487,12 @@ def files_root() -> str | None:
     return "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
 
 
-def run_scenario(s: Scenario, progress: bool = False) -> RunResult:
+def run_scenario(s: Scenario, progress: bool = False, flash: bool | None = None) -> RunResult:
+    """flash: the firmware's records on littlefs over the NOR-flash model (each
+    power cut reboots from what it holds), or as plain files (about 25 % faster:
+    the same storage code over another filesystem object). Default: the flash
+    model when the scenario cuts power."""
+    if flash is None:
+        flash = any(e.kind == "power_cut_s" for e in s.events)
     with tempfile.TemporaryDirectory(prefix="meter-fs-", dir=files_root()) as d:
-        return Runner(s, Path(d), progress).run()
+        return Runner(s, Path(d), progress, flash).run()

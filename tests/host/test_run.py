@@ -350,3 +350,32 @@ daily = {json.dumps([[f"{m // 60:02d}:{m % 60:02d}", float(w)] for m, w in LOAD]
     assert _close(cut["energy_wh"]["import"], want, D("0.0005"))
     assert D(str(whole["true_energy_wh"])) - D(str(cut["true_energy_wh"])) == pytest.approx(off_wh, abs=D("0.01"))
     assert cut["faults"] == 0 and len([e for e in cut["events"] if e["kind"] == "boot"]) == 3
+
+
+def test_power_cuts_reboot_from_the_littlefs_flash_model_with_the_same_result(tmp_path):
+    """A scenario that cuts power keeps the firmware's records on littlefs over the
+    NOR-flash model and each boot mounts it again; the report is the same as with
+    the records as plain files (the same storage code over another filesystem)."""
+    from host_sim.run import Runner
+
+    p = _write(tmp_path, f"""
+[meter]
+start = "2026-03-02T00:00:00"
+duration = "6h"
+{FLAT}
+[load]
+daily = [["00:00", 1500.0]]
+[[event]]
+at = "2026-03-02T02:00:00"
+power_cut_s = 1800
+""")
+    s = load_scenario(p)
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    on_flash = Runner(s, tmp_path / "a", flash=True)
+    rep_flash = on_flash.run().report
+    rep_files = Runner(s, tmp_path / "b", flash=False).run().report
+    assert on_flash.dev.flash is not None and on_flash.dev.flash.reboots == 2  # power-up, after the cut
+    assert not (tmp_path / "a" / "regs.a").exists() and (tmp_path / "b" / "regs.a").exists()
+    assert rep_flash["energy_wh"] == rep_files["energy_wh"] and rep_flash["money"] == rep_files["money"]
+    assert rep_flash["energy_wh"]["import"] == pytest.approx(1500.0 * 5.5, rel=1e-3)
