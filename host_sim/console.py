@@ -29,7 +29,7 @@ import socket
 import tempfile
 import time
 import tty
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -157,6 +157,9 @@ DECODER_KEY_HEX = "6ff35b9d1f3453e6"  # the simulated meter's STS decoder key (t
 PREPAY = {"balance": "100.0000", "decoder_key": DECODER_KEY_HEX, "alarm1": "5.0000", "alarm2": "2.0000",
           "reconnect": "auto"}
 BENCH_SOURCE = "C.99.9"  # simulator only: W1 (V;I;phi_deg;f) the reference source, (OFF) the load again
+# simulator only: R1 the board's virtual time in ms, so a bench waits for simulated
+# seconds, not wall seconds (the simulator can lag the wall clock on a busy machine)
+BENCH_CLOCK = "C.99.7"
 
 
 # While a session is open the console is polled between passes (20 ms on the
@@ -177,18 +180,23 @@ class SimBenchSource:
     """The bench's reference source on the simulated board: TechPortService's
     `extra` codes. Writes arrive only in an authenticated session."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock_ms: Callable[[], int] = lambda: 0) -> None:
         self.source: tuple[float, float, float, float] | None = None
+        self.clock_ms = clock_ms
 
     def handles(self, code: str) -> bool:
-        return code == BENCH_SOURCE
+        return code in (BENCH_SOURCE, BENCH_CLOCK)
 
     def read(self, code: str) -> tuple[str, str | None]:
+        if code == BENCH_CLOCK:
+            return (str(self.clock_ms()), "ms")
         if self.source is None:
             return ("OFF", None)
         return (";".join(f"{x:g}" for x in self.source), None)
 
     def write(self, code: str, value: str) -> str | None:
+        if code == BENCH_CLOCK:
+            return "bench clock: read only"
         if value == "OFF":
             self.source = None
             return None
@@ -245,7 +253,7 @@ class SimConsoleMeter:
         self.board = LoadBoard(load_board(board_path))
         t = time.localtime()
         self.board.rtc.set(s.start or (t.tm_year, t.tm_mon, t.tm_mday, t.tm_wday, t.tm_hour, t.tm_min, t.tm_sec, 0))
-        self.bench = SimBenchSource()
+        self.bench = SimBenchSource(lambda: self.virtual_ms)
         self.virtual_ms = 0
         self._jitter = random.Random(0)  # where a busy pass interval is split (see _BUSY_MIN_STEP_MS)
         self.maintenance: str | None = None  # why the meter left its loop

@@ -52,6 +52,7 @@ FREEZE_KINDS = ("daily", "billing", "settlement", "tariff_switch", "instant")
 METERING_CONTROL, CHIP_CONTROL, CHIP_REGISTER, CHIP_REGISTER_RAW = "C.60.0", "C.60.1", "C.63.", "C.64."
 CAL_BEGIN, CAL_CHUNK, CAL_END = "C.65.0", "C.65.1", "C.65.2"
 BENCH_SOURCE = "C.99.9"  # host_sim console only: the simulated reference source
+BENCH_CLOCK = "C.99.7"  # host_sim console only: the simulated board's time, ms
 TOKEN_ACCEPTED = ("accepted", "kc1_accepted", "kc2_accepted")
 REPLY_HEX = 16
 MEANINGS = {
@@ -427,7 +428,21 @@ class PortBench:
                   f"{freq_hz:g} Hz; press Enter when it is stable ")
 
     def advance(self, seconds: float) -> None:
+        if self.source != "sim" or seconds < 0.2:
+            time.sleep(seconds / self.speed)
+            return
+        # a settling wait: at least `seconds` of the simulated meter's time, which
+        # lags the wall clock x speed when the machine is busy
+        t0 = self._sim_ms()
         time.sleep(seconds / self.speed)
+        while self._sim_ms() - t0 < seconds * 1000:
+            time.sleep(0.05 / self.speed)
+
+    def _sim_ms(self) -> int:
+        d = self.link.get(BENCH_CLOCK)
+        if d is None or not d.value.isdigit():
+            raise MeterError(f"{self.link.port_name}: R1 {BENCH_CLOCK} gave no simulated time (not host_sim console?)")
+        return int(d.value)
 
     def off(self) -> None:
         if self.source == "sim":
