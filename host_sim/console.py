@@ -23,7 +23,6 @@ import errno
 import json
 import math
 import os
-import random
 import shutil
 import socket
 import tempfile
@@ -163,13 +162,14 @@ BENCH_CLOCK = "C.99.7"
 
 
 # While a session is open the console is polled between passes (20 ms on the
-# device); here about every 250 ms of board time: LoadBoard's closed-form steps
+# device); here every 250 ms of board time: LoadBoard's closed-form steps
 # settle the rms registers only over steps of 200 ms or more (measured: 20 ms
-# steps read 687 000 LSB of VRMS at 44 V and at 220 V alike). The pass interval
-# is split at a random point (200..300 ms): steps of whole 10 ms would read the
-# rms registers' 100 Hz ripple (chip model) always at one phase, which a real
-# meter, whose clock is not locked to the mains, never does.
-_BUSY_MIN_STEP_MS = 200
+# steps read 687 000 LSB of VRMS at 44 V and at 220 V alike). Fixed steps keep
+# the simulated physics independent of wall-clock timing (a calibration through
+# the pty gives the same registers every run); the price: rms registers are
+# read at one phase of their 100 Hz ripple (chip model), up to 0.3 % off,
+# where a real meter, whose clock is not locked to the mains, averages it out.
+_BUSY_STEP_MS = 250
 
 
 class ConsoleError(ValueError):
@@ -255,7 +255,6 @@ class SimConsoleMeter:
         self.board.rtc.set(s.start or (t.tm_year, t.tm_mon, t.tm_mday, t.tm_wday, t.tm_hour, t.tm_min, t.tm_sec, 0))
         self.bench = SimBenchSource(lambda: self.virtual_ms)
         self.virtual_ms = 0
-        self._jitter = random.Random(0)  # where a busy pass interval is split (see _BUSY_MIN_STEP_MS)
         self.maintenance: str | None = None  # why the meter left its loop
         self.boots = 0
         self.app = self._boot(machine.PWRON_RESET)
@@ -342,8 +341,8 @@ class SimConsoleMeter:
             # the board model wants them long, the rest waits for the next call
             step = tick - self.virtual_ms % tick
             busy = a.console is not None and a.console.busy()
-            if busy and step >= 2 * _BUSY_MIN_STEP_MS:
-                step = _BUSY_MIN_STEP_MS + self._jitter.randrange(step - 2 * _BUSY_MIN_STEP_MS + 1)
+            if busy:
+                step = min(step, _BUSY_STEP_MS)
             if self.virtual_ms + step > target_ms:
                 return
             self._advance(step)

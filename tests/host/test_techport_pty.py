@@ -170,9 +170,9 @@ def test_meterctl_calibrates_a_simulated_board_through_the_pty(tmp_path):
         assert abs(got["phcal"] - ref["phcal"]) <= 1  # one PHCAL step: 0.04 deg
         assert abs(got["apos"] - ref["apos"]) <= 0.1 * abs(ref["apos"])
         # the rms registers carry LPF3's 100 Hz ripple (about +-0.33 %): the reference
-        # bench spreads its 10 reads evenly over it; through the simulated port about
-        # half of them land at the phase of a pass (passes are locked to the simulated
-        # 50 Hz: host_sim/console.py), so up to the ripple itself (0.105-0.25 % seen)
+        # bench spreads its 10 reads evenly over it; through the simulated port they
+        # all sit at one phase (fixed 250 ms steps locked to the simulated 50 Hz,
+        # host_sim/console.py): VRMS +0.25 %, IRMS +0.03 %, the same every run
         assert abs(got["vrms_lsb_ref"] / ref["vrms_lsb_ref"] - 1) < 0.004
         assert abs(got["irms_lsb_ref"] / ref["irms_lsb_ref"] - 1) < 0.004
         # installed and in effect without a reboot: the device's file, metering running
