@@ -73,8 +73,10 @@ ESP32_FROZEN := $(FIRMWARE) $(ESP32_HARNESS)
 ESP32_MANIFEST := build/esp32-manifest.py
 ESP32_MPY_CROSS := $(ESP32_SRC_DIR)/mpy-cross/build/mpy-cross
 
-$(ESP32_MPY): $(ESP32_VARIANT)/mpconfigvariant.h $(ESP32_VARIANT)/mpconfigvariant.mk mk/esp32.mk \
-  $(ESP32_SRC_ID) $(ESP32_SRC_DEPS) $(ESP32_FROZEN)
+# (the source's deps first: without a source, its rule says so before make
+# looks for build/esp32-source.txt)
+$(ESP32_MPY): $(ESP32_SRC_DEPS) $(ESP32_VARIANT)/mpconfigvariant.h $(ESP32_VARIANT)/mpconfigvariant.mk mk/esp32.mk \
+  $(ESP32_SRC_ID) $(ESP32_FROZEN)
 	@mkdir -p build
 	@printf 'int main(void) { return 0; }\n' > build/m32-probe.c
 	@$(CC) -m32 -o build/m32-probe build/m32-probe.c 2>/dev/null || { \
