@@ -211,7 +211,8 @@ class LoadBoard(SimBoard):
             r[am.STATUS] |= am.VAEOF
         m._va, m._va_frac = m._integrate(m._va, m._va_frac, ev, False)
         if not r[am.MODE] & am.DISCF:
-            m._cf += abs(ea) / am._U * (r[am.CFNUM] + 1) / (r[am.CFDEN] + 1)
+            # CF counts the energy before WDIV divides it (ade7753.md): undo the divide
+            m._cf += abs(ea) / am._U * (r[am.WDIV] or 1) * (r[am.CFNUM] + 1) / (r[am.CFDEN] + 1)
         m.time_s += seconds
         self.fast_steps += 1
 

@@ -129,3 +129,25 @@ def test_transfer_bus_answers_every_register_like_the_byte_bus():
         spi.write(b"\x01\x23")
         cs.value(1)
     assert fast.model.peek(am.WGAIN) == slow.model.peek(am.WGAIN) == 0x123
+
+
+@pytest.mark.parametrize("wdiv", [0, 4])
+def test_cf_pulses_of_the_fast_path_match_every_step_run_in_full(default_board, wdiv):
+    """CF counts the energy before WDIV divides the accumulator (ade7753.md), on
+    the closed-form shortcut as in feed_steady: the same pulses either way."""
+    from host_sim import ade7753_model as am
+
+    board, _ = default_board
+    counts = []
+    for shortcut in (True, False):
+        sim = LoadBoard(board)
+        sim.model.poke(am.WDIV, wdiv)
+        sim.model.poke(am.MODE, 0)  # CF on (its reset value has DISCF set)
+        for _ in range(40):
+            if not shortcut:
+                sim._key = None  # every step through feed_steady
+            sim.run_load(1.0, 220.0, 3000.0, 1.0, 50.0)
+        counts.append(sim.model.cf_pulses)
+        if shortcut:
+            assert sim.fast_steps > 30
+    assert counts[0] > 0 and abs(counts[0] - counts[1]) <= 1
