@@ -87,6 +87,13 @@ class AppProvider:
         self.maintenance_due = False
         self._codes = None  # readout codes, made again when a billing freeze is taken
         self._codes_key = -1
+        self._pair = [None, None]  # read()'s answer, reused: no tuple per readout line
+
+    def _out(self, value, unit):
+        p = self._pair
+        p[0] = value
+        p[1] = unit
+        return p
 
     # --- helpers ---------------------------------------------------------
     def _metrology(self):
@@ -156,27 +163,28 @@ class AppProvider:
         return self._codes
 
     def read(self, code):
-        """(value text, unit or None), or None when unknown / not available."""
+        """[value text, unit or None], or None when unknown / not available. The
+        pair is reused by the next read: the port formats it at once."""
         app = self.app
         c = app.clock
         if code == obis.METER_NUMBER:
-            return (app.meter_number, None)
+            return self._out(app.meter_number, None)
         if code == obis.SERIAL_NUMBER:
-            return ("PPM1-" + app.meter_number, None)
+            return self._out("PPM1-" + app.meter_number, None)
         if code == obis.LOCAL_TIME:
-            return ("%02d:%02d:%02d" % (c.sod // 3600, c.sod // 60 % 60, c.sod % 60), None)
+            return self._out("%02d:%02d:%02d" % (c.sod // 3600, c.sod // 60 % 60, c.sod % 60), None)
         if code == obis.LOCAL_DATE:
             y, mo, d = civil_from_days(c.day)
-            return ("%02d-%02d-%02d" % (y % 100, mo, d), None)
+            return self._out("%02d-%02d-%02d" % (y % 100, mo, d), None)
         if code == obis.ERROR_REGISTER:
-            return ("%08X" % self.error_flags(), None)
+            return self._out("%08X" % self.error_flags(), None)
         if code == obis.TOKEN_GATEWAY:
-            return (self.last_token, None)
+            return self._out(self.last_token, None)
         if code == obis.RELAY_STATE:
             p = app.prepay
             if p is None:
-                return ("CONNECTED", None)  # postpaid: the relay is never opened
-            return ("CONNECTED" if p.relay.closed else "DISCONNECTED", None)
+                return self._out("CONNECTED", None)  # postpaid: the relay is never opened
+            return self._out("CONNECTED" if p.relay.closed else "DISCONNECTED", None)
         r = self._read_metrology(code)
         if r is not None:
             return r
@@ -190,24 +198,24 @@ class AppProvider:
         if m is None:
             return None
         if code == obis.IMPORT_TOTAL:
-            return (m.energy_import.kwh_text(), "kWh")
+            return self._out(m.energy_import.kwh_text(), "kWh")
         if code == obis.EXPORT_TOTAL:
-            return (m.energy_export.kwh_text(), "kWh")
+            return self._out(m.energy_export.kwh_text(), "kWh")
         if code == obis.POWER_IMPORT:
             p = m.power_w()
-            return ("%.3f" % (p / 1000 if p > 0 else 0.0), "kW")
+            return self._out("%.3f" % (p / 1000 if p > 0 else 0.0), "kW")
         if code == obis.POWER_SIGNED:
-            return ("%.3f" % (m.power_w() / 1000), "kW")
+            return self._out("%.3f" % (m.power_w() / 1000), "kW")
         if code == obis.VOLTAGE:
             # whole volts: the chip's VRMS is good to about 0.5 % (its rms
             # ripple alone is +-0.33 %, host_sim/ade7753_model.py), i.e. ~1 V
-            return ("%.0f" % m.vrms_v(), "V")
+            return self._out("%.0f" % m.vrms_v(), "V")
         if code == obis.CURRENT:
-            return (current_text(m.irms_a()), "A")
+            return self._out(current_text(m.irms_a()), "A")
         if code == obis.FREQUENCY:
-            return ("%.2f" % m.frequency_hz(), "Hz")
+            return self._out("%.2f" % m.frequency_hz(), "Hz")
         if code == obis.POWER_FACTOR:
-            return ("%.2f" % m.power_factor(), None)
+            return self._out("%.2f" % m.power_factor(), None)
         return None
 
     def _read_billing(self, code):
@@ -217,24 +225,24 @@ class AppProvider:
         if code == obis.REMAINING_CREDIT:
             if a is None:
                 return None
-            return (a.balance_text(), "kWh" if a.mode == "energy" else app.billing.currency or None)
+            return self._out(a.balance_text(), "kWh" if a.mode == "energy" else app.billing.currency or None)
         if code == obis.EMERGENCY_DEBT:
-            return (a.debt_text(), None) if a is not None else None
+            return self._out(a.debt_text(), None) if a is not None else None
         if code == obis.BALANCE_STATE:
-            return (a.state.upper(), None) if a is not None else None
+            return self._out(a.state.upper(), None) if a is not None else None
         if t is None:
             return None
         for i in range(4):
             if code == obis.IMPORT_RATE[i]:
-                return (t.rate_energy[i + 1].kwh_text(), "kWh")
+                return self._out(t.rate_energy[i + 1].kwh_text(), "kWh")
         if code == obis.CURRENT_RATE:
-            return (str(t.rate), None)
+            return self._out(str(t.rate), None)
         if code == obis.STEP_CONSUMPTION:
-            return (t.step_energy.kwh_text(), "kWh")
+            return self._out(t.step_energy.kwh_text(), "kWh")
         if code == obis.TARIFF_TIER:
-            return (str(t.tier), None)
+            return self._out(str(t.tier), None)
         if code == obis.PRICE:
-            return ("%d.%04d" % (t.price_e4_per_kwh // 10000, t.price_e4_per_kwh % 10000), None)
+            return self._out("%d.%04d" % (t.price_e4_per_kwh // 10000, t.price_e4_per_kwh % 10000), None)
         return None
 
     def _back(self, code, prefix, kind):
@@ -259,7 +267,7 @@ class AppProvider:
                 return None
             kind = int(kind_s)
             if not star:
-                return (str(len(self._billing_freezes(kind))), None)  # C.96.K: how many
+                return self._out(str(len(self._billing_freezes(kind))), None)  # C.96.K: how many
             if t is None:
                 return None
             r = self._back(code, obis.FREEZE_PREFIX + kind_s + "*", kind)
@@ -273,7 +281,7 @@ class AppProvider:
             text = "%s %s %s %s" % (time_text(day, sod), kind, source, _clean(detail))
             if count > 1:
                 text += " x%d" % count
-            return (text[:96], None)
+            return self._out(text[:96], None)
         return None
 
     @staticmethod
