@@ -7,8 +7,6 @@ The P2 reply is computed here with the standard library's hmac.
 """
 from __future__ import annotations
 
-import hashlib
-import hmac
 import os
 import subprocess
 import threading
@@ -17,9 +15,9 @@ import tty
 from pathlib import Path
 
 import pytest
-from iec62056_21 import client as iec_client
 from iec62056_21 import constants, messages
 
+import iec_session  # tests/host: the client sessions these tests share
 from fake_provider import SAMPLE_VALUES, DictProvider  # tests/fw, on sys.path via host_sim
 from host_sim.console import PtyLine
 from iec62056 import Iec62056Port
@@ -78,29 +76,10 @@ def meter_pty(request):
     gen.close()
 
 
-def _connect(path: str) -> iec_client.Iec6205621Client:
-    c = iec_client.Iec6205621Client.with_serial_transport(port=path)
-    c.connect()
-    return c
-
-
-def _programming(path: str) -> tuple[iec_client.Iec6205621Client, str]:
-    c = _connect(path)
-    p0 = c.access_programming_mode()
-    assert p0.command == "P" and p0.command_type == 0
-    return c, p0.data_set.value
-
-
-def _p2(c: iec_client.Iec6205621Client, challenge: str, key: bytes) -> str:
-    reply = hmac.new(key, challenge.encode(), hashlib.sha256).hexdigest()[:16]
-    msg = messages.CommandMessage(command="P", command_type=2, data_set=messages.DataSet(address="", value=reply))
-    c.transport.send(msg.to_bytes())
-    return c.transport.recv(1).decode(constants.ENCODING)
-
-
-def _close(c: iec_client.Iec6205621Client) -> None:
-    c.send_break()
-    c.disconnect()
+_connect = iec_session.connect
+_programming = iec_session.programming
+_p2 = iec_session.p2
+_close = iec_session.close
 
 
 def test_standard_readout_has_every_code(meter_pty):

@@ -9,8 +9,6 @@ Then meterctl calibrates a simulated board through the pty.
 from __future__ import annotations
 
 import datetime
-import hashlib
-import hmac
 import json
 import os
 import subprocess
@@ -19,9 +17,9 @@ import tty
 from pathlib import Path
 
 import pytest
-from iec62056_21 import client as iec_client
 from iec62056_21 import constants, messages
 
+import iec_session  # tests/host: the client sessions these tests share
 import obis
 from host_sim.console import DECODER_KEY_HEX
 from tools import sts as vend
@@ -73,30 +71,16 @@ def meter_pty(request, tmp_path_factory):
     gen.close()
 
 
-def _connect(path: str) -> iec_client.Iec6205621Client:
-    c = iec_client.Iec6205621Client.with_serial_transport(port=path)
-    c.transport.timeout = 10  # the MicroPython meter compiles its modules first
-    c.connect()
-    return c
+def _connect(path: str) -> iec_session.Client:
+    return iec_session.connect(path, 10)  # the MicroPython meter compiles its modules first
 
 
-def _programming(path: str) -> tuple[iec_client.Iec6205621Client, str]:
-    c = _connect(path)
-    p0 = c.access_programming_mode()
-    assert p0.command == "P" and p0.command_type == 0
-    return c, p0.data_set.value
+def _programming(path: str) -> tuple[iec_session.Client, str]:
+    return iec_session.programming(path, 10)
 
 
-def _p2(c: iec_client.Iec6205621Client, challenge: str, key: bytes) -> str:
-    reply = hmac.new(key, challenge.encode(), hashlib.sha256).hexdigest()[:16]
-    msg = messages.CommandMessage(command="P", command_type=2, data_set=messages.DataSet(address="", value=reply))
-    c.transport.send(msg.to_bytes())
-    return c.transport.recv(1).decode(constants.ENCODING)
-
-
-def _close(c: iec_client.Iec6205621Client) -> None:
-    c.send_break()
-    c.disconnect()
+_p2 = iec_session.p2
+_close = iec_session.close
 
 
 def test_independent_client_reads_every_code(meter_pty):
