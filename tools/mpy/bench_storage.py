@@ -16,34 +16,7 @@ import vfs
 import flashring
 import storage
 
-SECTOR = 4096
-
-
-class RamBlockDev:
-    def __init__(self, sectors):
-        self.sectors = sectors
-        self.buf = bytearray(sectors * SECTOR)  # in the heap here; on the ESP32 it is the flash
-        ff = b"\xff" * SECTOR
-        for k in range(sectors):
-            self.buf[k * SECTOR:(k + 1) * SECTOR] = ff
-
-    def readblocks(self, block, buf, offset=0):
-        a = block * SECTOR + offset
-        buf[:] = self.buf[a:a + len(buf)]
-
-    def writeblocks(self, block, buf, offset=0):
-        a = block * SECTOR + offset
-        self.buf[a:a + len(buf)] = buf
-
-    def ioctl(self, op, arg):
-        if op == 4:
-            return self.sectors
-        if op == 5:
-            return SECTOR
-        if op == 6:
-            a = arg * SECTOR
-            self.buf[a:a + SECTOR] = b"\xff" * SECTOR
-        return 0
+from ramblockdev import RamBlockDev  # tools/mpy (this script's folder)
 
 
 def main():

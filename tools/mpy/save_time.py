@@ -29,39 +29,7 @@ import app  # noqa: E402
 import hardware  # noqa: E402
 import persist  # noqa: E402
 import savepolicy as sp  # noqa: E402
-
-SECTOR = 4096
-
-
-class CountingRamDev:
-    """RAM block device (ESP32 geometry) counting erases and programmed bytes."""
-
-    def __init__(self, sectors):
-        self.sectors = sectors
-        self.buf = bytearray(b"\xff" * (sectors * SECTOR))
-        self.erases = 0
-        self.programmed = 0
-
-    def readblocks(self, block, buf, offset=0):
-        a = block * SECTOR + offset
-        buf[:] = self.buf[a:a + len(buf)]
-
-    def writeblocks(self, block, buf, offset=0):
-        a = block * SECTOR + offset
-        self.buf[a:a + len(buf)] = buf
-        self.programmed += len(buf)
-
-    def ioctl(self, op, arg):
-        if op == 4:
-            return self.sectors
-        if op == 5:
-            return SECTOR
-        if op == 6:
-            a = arg * SECTOR
-            self.buf[a:a + SECTOR] = b"\xff" * SECTOR
-            self.erases += 1
-        return 0
-
+from ramblockdev import RamBlockDev  # noqa: E402  (tools/mpy)
 
 n = int(sys.argv[1]) if len(sys.argv) > 1 else 200
 folder = sys.argv[2] if len(sys.argv) > 2 else "build/save_time"
@@ -90,7 +58,7 @@ def sleep_ms(ms):
     clock[0] += ms
 
 
-dev = CountingRamDev(64)
+dev = RamBlockDev(64)
 vfs.VfsLfs2.mkfs(dev)
 fs = vfs.VfsLfs2(dev)
 hw = hardware.Hardware(ticks_ms=ticks_ms, sleep_ms=sleep_ms)
