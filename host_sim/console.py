@@ -309,12 +309,13 @@ class SimConsoleMeter:
         if src is not None:
             v, i, phi, f = src
             pf = math.cos(math.radians(phi))
-            # calibration reads the rms registers: LoadBoard's steady fast path
-            # would leave them at one reading, so the DSP runs every step
-            b._key = None
+            # calibration reads the rms registers: LoadBoard's shortcut would
+            # leave them at one reading, so the DSP runs every step
+            b.shortcut = False
             b.run_load(sec, v, v * i * pf, pf if phi >= 0 else -pf, f)
         else:
             brd = b.board
+            b.shortcut = True
             b.run_load(sec, brd.un_v, self.settings.load_w, self.settings.pf or 1.0, brd.fn_hz)
         self.virtual_ms += ms
 

@@ -230,8 +230,8 @@ class Campaign:
     def _advance(self, ms: int, volts: float = VOLTAGE_V) -> None:
         closed = self.board.pin(fw_board.PIN_RELAY).value() == 1
         w = self.load_w if (closed and volts > 0) else 0.0
-        if volts <= 0.0:
-            self.board._key = None  # LoadBoard's steady fast path does not run the SAG detector
+        # below the nominal supply (a dip, a cut) the SAG detector must run: full DSP
+        self.board.shortcut = volts >= VOLTAGE_V
         self.board.run_load(ms / 1000.0, volts, w)
         self.board.update_irq()
         self.sim_ms += ms

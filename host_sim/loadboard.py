@@ -128,6 +128,9 @@ class LoadBoard(SimBoard):
         self.model.spi = TransferSPI(self.model)
         self.model.cs = TransferCS(self.model)
         self._key: tuple | None = None
+        # False: every step runs feed_steady in full (the rms registers, SAG and
+        # the other DSP state move; the closed-form shortcut only adds energy)
+        self.shortcut = True
         self._rate_acc_per_s: float | None = None  # accumulator units per second, measured
         self._rate_va_per_s = 0.0
         self._ms = 0.0
@@ -165,7 +168,7 @@ class LoadBoard(SimBoard):
         regs = m._r
         key = (ch1_pk, ch2_pk, phase_rad, freq_hz, *(regs[a] for a in _ENERGY_REGS))
         steady_ok = not regs[am.MODE] & am.CYCMODE and not m.absent
-        if key == self._key and self._rate_acc_per_s is not None and steady_ok:
+        if self.shortcut and key == self._key and self._rate_acc_per_s is not None and steady_ok:
             self._fast(seconds)
         else:
             a0, v0, t0 = m.accumulator + m._acc_frac, m.va_accumulator + m._va_frac, m.time_s

@@ -143,9 +143,8 @@ def test_cf_pulses_of_the_fast_path_match_every_step_run_in_full(default_board, 
         sim = LoadBoard(board)
         sim.model.poke(am.WDIV, wdiv)
         sim.model.poke(am.MODE, 0)  # CF on (its reset value has DISCF set)
+        sim.shortcut = shortcut  # False: every step through feed_steady
         for _ in range(40):
-            if not shortcut:
-                sim._key = None  # every step through feed_steady
             sim.run_load(1.0, 220.0, 3000.0, 1.0, 50.0)
         counts.append(sim.model.cf_pulses)
         if shortcut:
