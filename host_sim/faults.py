@@ -232,8 +232,7 @@ class Campaign:
         w = self.load_w if (closed and volts > 0) else 0.0
         # below the nominal supply (a dip, a cut) the SAG detector must run: full DSP
         self.board.shortcut = volts >= VOLTAGE_V
-        self.board.run_load(ms / 1000.0, volts, w)
-        self.board.update_irq()
+        self.board.run_load(ms / 1000.0, volts, w)  # the IRQ pin follows (LoadBoard.run_pins)
         self.sim_ms += ms
 
     def _sleep(self, ms: int) -> None:  # the firmware's sleep (not used by step())
