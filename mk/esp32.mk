@@ -117,7 +117,7 @@ test-esp32: $(ESP32_MPY) $(ESP32_MPY_DIR)/.stamp
 	MICROPYPATH=$(ESP32_MPY_DIR):.frozen $(ESP32_MPY) -X heapsize=$(ESP32_MPY_LOOP_HEAP) \
 	  tools/mpy/main_run.py $(ESP32_LOOP_TICKS) build/esp32-calibration.json
 	MICROPYPATH=.frozen $(ESP32_MPY) -X heapsize=$(ESP32_HEAP) \
-	  -m main_run $(ESP32_LOOP_TICKS) build/esp32-calibration.json console </dev/null
+	  -m main_run $(ESP32_LOOP_TICKS) build/esp32-calibration.json console aged </dev/null
 
 # bench reports heap and allocation figures from this interpreter.
 bench: $(ESP32_MPY)

@@ -117,7 +117,7 @@ def min_heap_bytes(ticks: int = 200, micropython: Path = MPY64, form: str = "mpy
         # frozen (mk/esp32.mk freezes main_run and its stand-ins too): as
         # shipped, with the technician port's console service in the loop
         script = ["-m", "main_run"] if form == "frozen" else ["tools/mpy/main_run.py"]
-        extra = ["console"] if form == "frozen" else []
+        extra = ["console", "aged"] if form == "frozen" else []  # full flash rings, as after months
         run_dir = Path(tmp) / "files"  # the device's files; no module there (cwd is on sys.path)
         run_dir.mkdir()
 

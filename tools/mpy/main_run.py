@@ -1,7 +1,7 @@
 """Run the application's loop (firmware/app.py, as main.py does) under the
 MicroPython unix port for N passes, and check what it registered.
 
-MICROPYPATH=tools/mpy:firmware:tests/fw:.frozen micropython tools/mpy/main_run.py N CALFILE [console] </dev/null
+MICROPYPATH=tools/mpy:firmware:tests/fw:.frozen micropython tools/mpy/main_run.py N CALFILE [console] [aged] </dev/null
 The fake chip counts a 1 LSB/ms load (about 1.4 kW) while the loop sleeps; the
 loop must register every LSB the chip counted after its first (baseline) pass,
 and feed the watchdog once per pass. Prints 'ok <passes> <import LSB>';
@@ -55,8 +55,25 @@ def sleep_ms(ms):
     clock[0] += ms
 
 
+flags = sys.argv[3:]
+if "aged" in flags:
+    # a meter that has run for months: its event ring (256) and daily freeze
+    # ring (64) are full, so boot scans every slot of them
+    import flashring
+    import storage
+
+    fs = storage.OsFs()
+    log = flashring.EventLog(fs)
+    while log.ring.next_seq <= flashring.EVENT_SLOTS:
+        log.append(log.ring.next_seq, "boot", 1, 1)
+    store = flashring.FreezeStore(fs)
+    record = bytes(range(70))
+    while store.rings["daily"].next_seq <= 64:
+        store.append("daily", store.rings["daily"].next_seq * 86400, record)
+    del log, store, fs, record
+    gc.collect()
 console = None
-if len(sys.argv) > 3 and sys.argv[3] == "console":
+if "console" in flags:
     # the technician port as on the device (UART0 = the REPL's stdio; give
     # this run stdin </dev/null): the console service is in the loop's heap
     import serialport
